@@ -1,0 +1,45 @@
+# Contexten: `make run` for the demo, `make test` for the suite. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION ?= 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+
+.PHONY: install run serve test lint format bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+# Create or update .venv from the lock file; never re-resolves.
+install: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet --python $(PYTHON)
+
+run: install
+	$(MANAGE) migrate --no-input -v0
+	$(MANAGE) seed_demo
+	$(MANAGE) serve --show-demo-login
+
+serve: install
+	$(MANAGE) migrate --no-input -v0
+	$(MANAGE) serve
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) $(TOOLS) var

@@ -1,0 +1,104 @@
+"""Typed helpers that read the environment once, in settings, and fail loudly.
+
+A malformed value stops start-up with one line that names the setting, never a traceback:
+operators read that line in a terminal or a container log.
+"""
+
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+
+
+class SettingError(Exception):
+    """A setting that cannot be used as given."""
+
+
+def fail(setting: str, problem: str) -> None:
+    """Print one line naming the setting, then stop the process."""
+    print(f"error: {setting} {problem}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def read_secret(env: environ.Env, name: str, default: str) -> str:
+    """Read NAME, or the contents of the file named by NAME_FILE (Docker/K8s secrets)."""
+    file_name = env.str(f"{name}_FILE", default="")
+    if not file_name:
+        return env.str(name, default=default)
+    try:
+        return Path(file_name).read_text().strip()
+    except OSError as exc:
+        fail(f"{name}_FILE", f"cannot be read: {exc.strerror} ({file_name})")
+        return ""
+
+
+def database_from_url(url: str, sqlite_path: Path, pool_max: int) -> dict:
+    """Build DATABASES['default'] from DATABASE_URL, or the embedded SQLite default."""
+    if not url:
+        return sqlite_database(sqlite_path)
+    scheme = urlsplit(url).scheme
+    if scheme.startswith("sqlite"):
+        return sqlite_database(Path(url.split("://", 1)[1] or sqlite_path))
+    if scheme not in {"postgres", "postgresql", "pgsql"}:
+        fail("DATABASE_URL", f"has unsupported scheme {scheme!r}: use postgres:// or sqlite:///")
+    try:
+        config = environ.Env.db_url_config(url)
+    except Exception as exc:  # django-environ raises several types for bad URLs
+        fail("DATABASE_URL", f"is malformed: {exc}")
+    if not config.get("NAME"):
+        fail("DATABASE_URL", "names no database: expected postgres://user@host:5432/dbname")
+    return postgres_database(config, pool_max)
+
+
+def postgres_database(config: dict, pool_max: int) -> dict:
+    """Postgres through Django's psycopg pool: persistent per-thread connections exhaust
+    Postgres under ASGI, where every request may run on a different thread."""
+    config["ENGINE"] = "django.db.backends.postgresql"
+    config["CONN_MAX_AGE"] = 0
+    options = config.setdefault("OPTIONS", {})
+    options["pool"] = {"min_size": 2, "max_size": pool_max, "timeout": 10}
+    return config
+
+
+def sqlite_database(path: Path) -> dict:
+    """SQLite in WAL mode with a busy timeout, so web and workers can share one file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+            ),
+        },
+        "TEST": {"NAME": str(path.with_name("test_" + path.name))},
+    }
+
+
+def redis_url_or_none(url: str) -> str | None:
+    """Validate REDIS_URL; an empty value means the embedded default."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss", "unix"}:
+        fail("REDIS_URL", f"has unsupported scheme {parts.scheme!r}: use redis://host:6379/0")
+    try:
+        port = parts.port
+    except ValueError:
+        fail("REDIS_URL", "has a port that is not a number")
+    if parts.scheme != "unix" and not parts.hostname:
+        fail("REDIS_URL", "names no host: expected redis://host:6379/0")
+    _ = port
+    return url
+
+
+def read_int(env: environ.Env, name: str, default: int) -> int:
+    """An integer setting; anything else stops start-up naming the setting."""
+    try:
+        return env.int(name, default=default)
+    except ValueError:
+        fail(name, f"must be a whole number, got {env.str(name)!r}")
+        return default

@@ -1,0 +1,204 @@
+"""Contexten settings: one flat file, every value read once from the environment.
+
+The embedded default (no DATABASE_URL, no REDIS_URL) needs nothing installed: SQLite in WAL
+mode, the django-q2 ORM broker, a local-memory cache and a database-backed channel layer.
+Production sets DATABASE_URL (Postgres through Django's psycopg pool) and REDIS_URL.
+"""
+
+from pathlib import Path
+
+import environ
+
+from contexten_site.envtools import (
+    database_from_url,
+    read_int,
+    read_secret,
+    redis_url_or_none,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+INSECURE_DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"  # noqa: S105 - flagged by a system check
+SECRET_KEY = read_secret(env, "SECRET_KEY", INSECURE_DEFAULT_SECRET_KEY)
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "django_q",
+    "orchestrator.core",
+    "orchestrator.events",
+    "orchestrator.workflows",
+    "orchestrator.flags",
+    "orchestrator.health",
+    "extensions",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "contexten_site.urls"
+ASGI_APPLICATION = "contexten_site.asgi.application"
+WSGI_APPLICATION = "contexten_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = env.str("DATABASE_URL", default="")
+SQLITE_PATH = Path(env.str("SQLITE_PATH", default=str(BASE_DIR / "var" / "contexten.sqlite3")))
+DATABASE_POOL_MAX = read_int(env, "DATABASE_POOL_MAX", 20)
+DATABASES = {"default": database_from_url(DATABASE_URL, SQLITE_PATH, DATABASE_POOL_MAX)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, channel layer, django-q2 broker, shared breaker state --------------------
+REDIS_URL = redis_url_or_none(env.str("REDIS_URL", default=""))
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "contexten",
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # In-process only for now; the dashboard issue replaces it with a database-backed layer.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+Q_CLUSTER = {
+    "name": "contexten",
+    "workers": read_int(env, "Q_WORKERS", 2),
+    "timeout": 120,
+    "retry": 180,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "catch_up": False,
+    "poll": 0.05,
+    "save_limit": 500,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Auth, i18n, static ---------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve straight from the app directories too, so DEBUG=false works before collectstatic.
+WHITENOISE_USE_FINDERS = True
+
+# --- REST API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "orchestrator.core.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Contexten control plane API",
+    "DESCRIPTION": "Events, workflows, runs, feature flags, configuration and extensions.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Swagger UI's assets come from the sidecar package, not a CDN: works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Platforms ------------------------------------------------------------------------------
+GITHUB_WEBHOOK_SECRET = read_secret(env, "GITHUB_WEBHOOK_SECRET", "")
+LINEAR_WEBHOOK_SECRET = read_secret(env, "LINEAR_WEBHOOK_SECRET", "")
+SLACK_SIGNING_SECRET = read_secret(env, "SLACK_SIGNING_SECRET", "")
+GITHUB_TOKEN = read_secret(env, "GITHUB_TOKEN", "")
+LINEAR_API_KEY = read_secret(env, "LINEAR_API_KEY", "")
+SLACK_BOT_TOKEN = read_secret(env, "SLACK_BOT_TOKEN", "")
+GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com").rstrip("/")
+LINEAR_API_URL = env.str("LINEAR_API_URL", default="https://api.linear.app/graphql")
+SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api").rstrip("/")
+# Platforms whose unsigned webhooks the operator explicitly accepts (e.g. "github,slack").
+WEBHOOK_ALLOW_UNSIGNED = env.list("WEBHOOK_ALLOW_UNSIGNED", default=[])
+WEBHOOK_MAX_BYTES = read_int(env, "WEBHOOK_MAX_BYTES", 25 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BYTES
+
+# --- Logging --------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+
+# --- Serving --------------------------------------------------------------------------------
+HOST = env.str("HOST", default="127.0.0.1")
+PORT = read_int(env, "PORT", 8000)
+WEB_CONCURRENCY = read_int(env, "WEB_CONCURRENCY", 1)
+DEMO_ADMIN_USERNAME = env.str("DEMO_ADMIN_USERNAME", default="admin")
+DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="contexten-demo")

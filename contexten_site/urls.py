@@ -1,0 +1,31 @@
+"""Top-level routes. Each app contributes its REST resources through `api_routes`."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from orchestrator.health.dashboard import dashboard_page
+
+router = DefaultRouter()
+# Each app's `api_routes(router)` registers its viewsets; listed here, explicitly.
+API_ROUTE_MODULES: list[str] = []
+
+for dotted in API_ROUTE_MODULES:
+    __import__(dotted, fromlist=["api_routes"]).api_routes(router)
+
+admin.site.site_header = "Contexten control plane"
+admin.site.site_title = "Contexten"
+admin.site.index_title = "Operations"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/", include(router.urls)),
+    path("health/", include("orchestrator.health.urls")),
+    path("health", RedirectView.as_view(url="/health/", permanent=False)),
+    path("dashboard/", dashboard_page, name="dashboard"),
+]

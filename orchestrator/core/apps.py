@@ -1,0 +1,13 @@
+"""Shared plumbing: API errors, system checks, the supervisor and demo data."""
+
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "orchestrator.core"
+    label = "core"
+    verbose_name = "Core"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from orchestrator.core import checks  # noqa: F401 - registers the system checks

@@ -1,0 +1,51 @@
+"""`manage.py serve`: web and workers in the foreground until Ctrl-C or SIGTERM."""
+
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from orchestrator.core.supervisor import StartupError, Supervisor
+
+
+class Command(BaseCommand):
+    help = "Start web (ASGI) and workers (qcluster); stop both on Ctrl-C or SIGTERM."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=settings.HOST)
+        parser.add_argument("--port", type=int, default=settings.PORT)
+        parser.add_argument("--web-workers", type=int, default=settings.WEB_CONCURRENCY)
+        parser.add_argument("--show-demo-login", action="store_true")
+
+    def handle(self, *args, **options):
+        supervisor = Supervisor(options["host"], options["port"], options["web_workers"])
+        signal.signal(signal.SIGTERM, supervisor.request_stop)
+        signal.signal(signal.SIGINT, supervisor.request_stop)
+        try:
+            supervisor.start()
+            supervisor.wait_until_ready()
+        except StartupError as exc:
+            supervisor.stop()
+            raise CommandError(str(exc)) from None
+        self.print_banner(supervisor, options["show_demo_login"])
+        status = supervisor.watch()
+        supervisor.stop()
+        if status:
+            raise CommandError("a child process died; see the log above", returncode=status)
+        self.stdout.write("stopped web and workers")
+
+    def print_banner(self, supervisor: Supervisor, show_demo_login: bool) -> None:
+        base = f"http://{supervisor.url_host}:{supervisor.port}"
+        lines = [
+            "",
+            "Contexten is running (web + workers). Ctrl-C stops both.",
+            f"  admin      {base}/admin/",
+            f"  dashboard  {base}/dashboard/",
+            f"  API        {base}/api/   (Swagger UI: {base}/api/docs/)",
+            f"  health     {base}/health/",
+        ]
+        if show_demo_login:
+            lines.append(
+                f"  login      {settings.DEMO_ADMIN_USERNAME} / {settings.DEMO_ADMIN_PASSWORD}"
+            )
+        self.stdout.write(self.style.SUCCESS("\n".join(lines)) + "\n")

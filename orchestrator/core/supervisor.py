@@ -1,0 +1,133 @@
+"""Run web (uvicorn, ASGI) and workers (django-q2 qcluster) together in the foreground.
+
+A small supervisor rather than honcho: it must refuse a busy port with one line, wait for the
+web process to answer before announcing the URLs, and exit non-zero when a child dies, which
+is what operators and CI need and what a Procfile runner does not do.
+"""
+
+import contextlib
+import errno
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+STARTUP_TIMEOUT_S = 60
+STOP_GRACE_S = 10
+
+
+class StartupError(Exception):
+    """The supervisor cannot start: the message is the whole explanation."""
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail with a one-line reason if HOST:PORT cannot be bound."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StartupError(
+                    f"port {port} on {host} is already in use; stop the other server or set PORT"
+                ) from None
+            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def web_command(host: str, port: int, workers: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "contexten_site.asgi:application",
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--lifespan", "off", "--no-access-log", "--timeout-graceful-shutdown", "5",
+    ]  # fmt: skip
+
+
+def worker_command() -> list[str]:
+    return [sys.executable, str(BASE_DIR / "manage.py"), "qcluster"]
+
+
+@dataclass
+class Supervisor:
+    host: str
+    port: int
+    web_workers: int = 1
+    children: dict[str, subprocess.Popen] = field(default_factory=dict)
+    stopping: bool = False
+
+    def start(self) -> None:
+        ensure_port_free(self.host, self.port)
+        self.spawn("web", web_command(self.host, self.port, self.web_workers))
+        self.spawn("workers", worker_command())
+
+    def spawn(self, name: str, command: list[str]) -> None:
+        # A new session per child so a signal reaches the child's own workers too.
+        self.children[name] = subprocess.Popen(  # noqa: S603 - our own fixed argv
+            command, cwd=BASE_DIR, start_new_session=True
+        )
+
+    def wait_until_ready(self, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+        """Block until /health/live answers; fail if a child dies first."""
+        deadline = time.monotonic() + timeout_s
+        url = f"http://{self.url_host}:{self.port}/health/live"
+        while time.monotonic() < deadline:
+            self.raise_if_child_died()
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise StartupError(f"web did not answer {url} within {timeout_s:.0f}s")
+
+    @property
+    def url_host(self) -> str:
+        return "127.0.0.1" if self.host in {"0.0.0.0", ""} else self.host  # noqa: S104
+
+    def raise_if_child_died(self) -> None:
+        for name, child in self.children.items():
+            code = child.poll()
+            if code is not None:
+                raise StartupError(f"{name} exited with status {code}")
+
+    def watch(self) -> int:
+        """Wait for a signal or a child's death; return the exit status."""
+        while not self.stopping:
+            try:
+                self.raise_if_child_died()
+            except StartupError as exc:
+                print(f"error: {exc}; stopping", file=sys.stderr, flush=True)
+                self.stop()
+                return 1
+            time.sleep(0.5)
+        return 0
+
+    def request_stop(self, signum, frame) -> None:
+        self.stopping = True
+
+    def stop(self) -> None:
+        """SIGTERM every child's process group, then SIGKILL what outlives the grace period."""
+        self.stopping = True
+        for child in self.children.values():
+            signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for child in self.children.values():
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                child.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                signal_group(child, signal.SIGKILL)
+                child.wait()
+
+
+def signal_group(child: subprocess.Popen, signum: int) -> None:
+    if child.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signum)

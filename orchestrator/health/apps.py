@@ -1,0 +1,10 @@
+"""Checks, breakers, healing, alerts, metrics and the dashboard."""
+
+from django.apps import AppConfig
+
+
+class HealthConfig(AppConfig):
+    name = "orchestrator.health"
+    label = "health"
+    verbose_name = "Health"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,135 @@
+"""Shared fixtures: API clients, the services CI promises, and a served control plane."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def pytest_sessionstart(session):
+    """A service CI promises is a failure when missing, never a skip."""
+    if os.environ.get("REDIS_URL"):
+        import redis
+
+        try:
+            redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=2).ping()
+        except redis.RedisError as exc:
+            pytest.exit(f"REDIS_URL is set but Redis does not answer: {exc}", returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache_and_redis():
+    """Each test starts with an empty cache (and Redis db, when REDIS_URL is set)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    if settings.REDIS_URL:
+        from orchestrator.core.redis import redis_client
+
+        redis_client().flushdb()
+    yield
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(
+        "operator", "operator@example.com", "operator-pass-123", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def api_token(staff_user):
+    from rest_framework.authtoken.models import Token
+
+    return Token.objects.create(user=staff_user).key
+
+
+@pytest.fixture
+def api_client(api_token):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token}")
+    return client
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def subprocess_env(transactional_db):
+    """Environment for a child process that must see this test's database and Redis."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        env.pop("DATABASE_URL", None)
+        env["SQLITE_PATH"] = db["NAME"]
+    else:
+        env["DATABASE_URL"] = (
+            f"postgres://{db['USER'] or 'root'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+            f"/{db['NAME']}"
+        )
+    return env
+
+
+def wait_for_http(url: str, timeout_s: float = 60, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - http to loopback
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout_s}s")
+
+
+def start_served(env: dict, port: int, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port), *extra],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.fixture
+def served(subprocess_env):
+    """`manage.py serve` (web + workers) on a free port against the test database."""
+    port = free_port()
+    process = start_served(subprocess_env, port)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base_url}/health/live", process=process)
+        yield base_url, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Close psycopg pools before pytest-django drops the test database."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for conn in connections.all():
+            if hasattr(conn, "close_pool"):
+                conn.close_pool()

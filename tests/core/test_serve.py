@@ -1,0 +1,83 @@
+"""`manage.py serve` supervises web and workers, refuses a busy port, and stops cleanly."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import BASE_DIR, free_port, start_served, wait_for_http
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def child_pids(pid: int) -> set[int]:
+    result = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True
+    )
+    return {int(line) for line in result.stdout.split()}
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = open(f"/proc/{pid}/stat").read().split()  # noqa: SIM115 - one read
+    return stat[2] != "Z"
+
+
+def test_serve_answers_health_and_sigterm_stops_web_and_workers(subprocess_env):
+    port = free_port()
+    process = start_served(subprocess_env, port)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health/", process=process)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/") as response:
+            assert response.status == 200
+        children = child_pids(process.pid)
+        assert len(children) == 2, "web and workers"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "stopped web and workers" in output
+    assert f"http://127.0.0.1:{port}/admin/" in output
+    time.sleep(0.5)
+    assert not any(is_alive(pid) for pid in children)
+
+
+def test_serve_refuses_busy_port_with_one_line(subprocess_env):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=BASE_DIR,
+            env=subprocess_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_exits_nonzero_when_a_child_dies(subprocess_env):
+    port = free_port()
+    process = start_served(subprocess_env, port)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health/live", process=process)
+        web_or_worker = sorted(child_pids(process.pid))[0]
+        os.killpg(web_or_worker, signal.SIGKILL)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1
+    assert "exited with status" in output
