@@ -28,4 +28,6 @@ urlpatterns = [
     path("health/", include("orchestrator.health.urls")),
     path("health", RedirectView.as_view(url="/health/", permanent=False)),
     path("dashboard/", dashboard_page, name="dashboard"),
+    # Webhooks (orchestrator/events + integrations/*/webhook) and OFREP (orchestrator/flags)
+    # add their paths below.
 ]
