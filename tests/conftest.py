@@ -14,6 +14,8 @@ from django.db import connection
 
 BASE_DIR = Path(settings.BASE_DIR)
 
+pytest_plugins = ["tests.fakes.fixtures"]
+
 
 def pytest_sessionstart(session):
     """A service CI promises is a failure when missing, never a skip."""

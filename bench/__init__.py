@@ -1,0 +1,1 @@
+"""Reproducible benchmarks. `make bench` runs them all; `python -m bench NAME` runs one."""

@@ -1,0 +1,1 @@
+"""pytest fixtures for the fake platform server (tests/fakes/platforms.py)."""
