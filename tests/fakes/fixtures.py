@@ -1,1 +1,49 @@
-"""pytest fixtures for the fake platform server (tests/fakes/platforms.py)."""
+"""pytest fixtures for the fake platform server (tests/fakes/platforms.py).
+
+`fake_platforms` gives a FakePlatforms with a clean slate (no calls, faults or delays, the
+seeded data only), points GITHUB_API_URL, LINEAR_API_URL, SLACK_API_URL and the three tokens
+at it through pytest-django's `settings`, and resets the in-process circuit breakers and
+platform caches so no test inherits another's open breaker. `fake_platforms.env()` gives the
+same settings as environment variables for child processes.
+"""
+
+import contextlib
+
+import pytest
+
+from tests.fakes.platforms import FakePlatforms
+
+
+@pytest.fixture(scope="session")
+def _fake_platforms_server():
+    fake = FakePlatforms().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_platforms(_fake_platforms_server, settings):
+    fake = _fake_platforms_server
+    fake.reset()
+    settings.GITHUB_API_URL = fake.github_url
+    settings.LINEAR_API_URL = fake.linear_url
+    settings.SLACK_API_URL = fake.slack_url
+    settings.GITHUB_TOKEN = fake.GITHUB_TOKEN
+    settings.LINEAR_API_KEY = fake.LINEAR_KEY
+    settings.SLACK_BOT_TOKEN = fake.SLACK_TOKEN
+    _reset_platform_process_state()
+    yield fake
+    fake.reset()
+    _reset_platform_process_state()
+
+
+def _reset_platform_process_state() -> None:
+    """Forget in-process breaker windows and cached lookups (they outlive a test otherwise)."""
+    with contextlib.suppress(ImportError):
+        from orchestrator.health import breakers
+
+        breakers.reset_local()
+    with contextlib.suppress(ImportError):
+        from integrations import cache
+
+        cache.clear_local()

@@ -1,0 +1,374 @@
+"""A real local HTTP server that speaks GitHub REST, Linear GraphQL and the Slack Web API.
+
+Tests and benchmarks point the platform clients at it through GITHUB_API_URL, LINEAR_API_URL
+and SLACK_API_URL, so every byte goes over a real socket: no mocks. It is an aiohttp server
+on 127.0.0.1 in a background thread with its own event loop, so 1,000 concurrent slow
+requests cost 1,000 coroutines, not 1,000 threads.
+
+Base URLs (one port, one prefix per platform):
+
+    GitHub  {fake.url}/github         GITHUB_API_URL  (like GitHub Enterprise's /api/v3)
+    Linear  {fake.url}/linear/graphql LINEAR_API_URL
+    Slack   {fake.url}/slack/api      SLACK_API_URL
+
+Endpoints, with the real response shapes (see github_api.py, linear_api.py, slack_api.py):
+
+    GitHub  POST /repos/{o}/{r}/issues                 issues.create
+            POST /repos/{o}/{r}/issues/{n}/comments    issues.createComment
+            GET  /repos/{o}/{r}/issues/{n}/comments    issues.listComments
+            POST /repos/{o}/{r}/issues/{n}/labels      issues.addLabels
+            GET  /repos/{o}/{r}                        repos.get
+            GET  /repos/{o}/{r}/pulls                  pulls.list
+            GET  /repos/{o}/{r}/issues                 issues.list (PRs included, as on GitHub)
+            GET  /repos/{o}/{r}/commits/{ref}/check-runs  checks.listForRef
+      GETs carry an ETag; a matching If-None-Match answers 304 and costs no rate limit.
+      Every answer carries X-RateLimit-Limit/Remaining/Reset/Used/Resource.
+    Linear  POST /graphql, operations found by root field: issueCreate, commentCreate,
+            issue(id), teams(filter), team(id). Arguments come from `variables` only.
+    Slack   POST /api/chat.postMessage (JSON or form), /api/auth.test,
+            /api/conversations.info, /api/conversations.list
+
+Tokens (checked on every call): GitHub `Authorization: Bearer|token <github_token>`, Linear
+`Authorization: <linear_key>` (or Bearer), Slack `Authorization: Bearer <slack_token>` or a
+`token` form field. Defaults: FakePlatforms.GITHUB_TOKEN, .LINEAR_KEY, .SLACK_TOKEN.
+
+Programming it (thread-safe, call from the test thread):
+
+    fake.set_delay("slack", 1.0)            # every Slack answer waits 1 s
+    fake.fail_next("github", 2, status=502) # the next 2 GitHub calls answer 502
+    fake.rate_limit_next("slack", 1, retry_after=2)  # 429 + Retry-After (Linear: RATELIMITED)
+    fake.set_down("linear")                 # every call answers 503 until set_down(.., False)
+    fake.reset()                            # forget calls, faults, delays and created items
+
+Seeing what happened:
+
+    fake.calls("slack", "chat.postMessage") # recorded Call(platform, name, method, path,
+                                            #   query, json, headers, status), in order
+    fake.created("slack")                   # messages/issues/comments actually created
+    fake.duplicates()                       # {idempotency key: count} for keys created twice
+    fake.wait_for_calls("slack", "chat.postMessage", 3, timeout=10)
+    fake.env()                              # env vars for a subprocess (URLs and tokens)
+
+Idempotency keys the fake understands: Slack `metadata.event_payload.idempotency_key`,
+Linear the client-chosen `input.id`, GitHub a `contexten:idempotency-key=KEY` marker in the
+body. Seeded data: repo acme/widgets, Linear team ENG, Slack channels #eng, #general,
+#alerts; add more with add_repo(), add_pull(), add_check_run(), add_team(), add_channel().
+
+Run it alone for a benchmark: `python -m tests.fakes.platforms [--port N] [--delay S]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes import github_api, linear_api, slack_api
+from tests.fakes.state import PlatformState
+
+PLATFORMS = ("github", "linear", "slack")
+
+
+@dataclass
+class Call:
+    """One request the fake received."""
+
+    platform: str
+    name: str
+    method: str
+    path: str
+    query: dict[str, str]
+    json: Any
+    headers: dict[str, str]
+    status: int | None = None
+
+
+@dataclass
+class Fault:
+    kind: str  # "status" or "rate_limit"
+    status: int = 503
+    retry_after: float = 1.0
+    name: str | None = None  # only calls with this name, when set
+
+
+@dataclass
+class Behaviour:
+    delay: float = 0.0
+    down: bool = False
+    faults: list[Fault] = field(default_factory=list)
+
+
+class FakePlatforms:
+    """The server plus its programmable behaviour and recorded calls."""
+
+    GITHUB_TOKEN = "ghp_fake_token"
+    LINEAR_KEY = "lin_api_fake_key"
+    SLACK_TOKEN = "xoxb-fake-token"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.host, self.port = host, port
+        self._lock = threading.Lock()
+        self._calls: list[Call] = []
+        self._behaviour: dict[str, Behaviour] = defaultdict(Behaviour)
+        self.state = PlatformState()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def github_url(self) -> str:
+        return f"{self.url}/github"
+
+    @property
+    def linear_url(self) -> str:
+        return f"{self.url}/linear/graphql"
+
+    @property
+    def slack_url(self) -> str:
+        return f"{self.url}/slack/api"
+
+    def start(self) -> FakePlatforms:
+        """Serve in a daemon thread; answer once the socket listens."""
+        self._loop = asyncio.new_event_loop()
+        started = threading.Event()
+        self._thread = threading.Thread(
+            target=self._serve_forever, args=(started,), name="fake-platforms", daemon=True
+        )
+        self._thread.start()
+        if not started.wait(10):
+            raise RuntimeError("fake platform server did not start within 10 s")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None or self._runner is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop = self._runner = None
+
+    def _serve_forever(self, started: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._start_site())
+        started.set()
+        self._loop.run_forever()
+        self._loop.close()
+
+    async def _start_site(self) -> None:
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_route("*", "/{platform:github|linear|slack}/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, backlog=4096, reuse_address=True)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    def env(self) -> dict[str, str]:
+        """Settings for a child process (a worker, a served control plane)."""
+        return {
+            "GITHUB_API_URL": self.github_url,
+            "LINEAR_API_URL": self.linear_url,
+            "SLACK_API_URL": self.slack_url,
+            "GITHUB_TOKEN": self.GITHUB_TOKEN,
+            "LINEAR_API_KEY": self.LINEAR_KEY,
+            "SLACK_BOT_TOKEN": self.SLACK_TOKEN,
+        }
+
+    # --- programming -------------------------------------------------------------------
+    def set_delay(self, platform: str, seconds: float) -> None:
+        with self._lock:
+            self._behaviour[_known(platform)].delay = seconds
+
+    def set_down(self, platform: str, down: bool = True) -> None:
+        with self._lock:
+            self._behaviour[_known(platform)].down = down
+
+    def fail_next(self, platform: str, n: int = 1, *, status: int = 503, name=None) -> None:
+        with self._lock:
+            faults = self._behaviour[_known(platform)].faults
+            faults.extend(Fault("status", status=status, name=name) for _ in range(n))
+
+    def rate_limit_next(self, platform: str, n: int = 1, *, retry_after: float = 1, name=None):
+        with self._lock:
+            faults = self._behaviour[_known(platform)].faults
+            faults.extend(Fault("rate_limit", retry_after=retry_after, name=name) for _ in range(n))
+
+    def reset(self) -> None:
+        with self._lock:
+            self._calls.clear()
+            self._behaviour.clear()
+            self.state = PlatformState()
+
+    def add_repo(self, full_name: str, **fields) -> dict:
+        with self._lock:
+            return self.state.add_repo(full_name, **fields)
+
+    def add_pull(self, full_name: str, **fields) -> dict:
+        with self._lock:
+            return self.state.add_pull(full_name, **fields)
+
+    def add_issue(self, full_name: str, **fields) -> dict:
+        with self._lock:
+            return self.state.add_issue(full_name, **fields)
+
+    def add_check_run(self, full_name: str, ref: str, **fields) -> dict:
+        with self._lock:
+            return self.state.add_check_run(full_name, ref, **fields)
+
+    def add_team(self, key: str, name: str) -> dict:
+        with self._lock:
+            return self.state.add_team(key, name)
+
+    def add_channel(self, name: str) -> str:
+        with self._lock:
+            return self.state.add_channel(name)
+
+    # --- observing ---------------------------------------------------------------------
+    def calls(self, platform: str | None = None, name: str | None = None) -> list[Call]:
+        with self._lock:
+            return [
+                call
+                for call in self._calls
+                if (platform is None or call.platform == platform)
+                and (name is None or call.name == name)
+            ]
+
+    def created(self, platform: str | None = None) -> list[dict]:
+        with self._lock:
+            return [
+                item
+                for item in self.state.created
+                if platform is None or item["platform"] == platform
+            ]
+
+    def duplicates(self, platform: str | None = None) -> dict[str, int]:
+        """Idempotency keys that produced more than one created item."""
+        keys = Counter(item["key"] for item in self.created(platform) if item["key"])
+        return {key: count for key, count in keys.items() if count > 1}
+
+    def wait_for_calls(self, platform: str, name: str, n: int, timeout: float = 10) -> list:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.calls(platform, name)
+            if len(found) >= n:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"expected {n} {platform} {name} calls, got {len(found)}")
+
+    # --- serving -----------------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        platform = request.match_info["platform"]
+        path = "/" + request.match_info["tail"]
+        call = await self._record(request, platform, path)
+        response = await self._answer(request, call)
+        call.status = response.status
+        return response
+
+    async def _record(self, request: web.Request, platform: str, path: str) -> Call:
+        body = await request.read()
+        call = Call(
+            platform=platform,
+            name=_operation_name(platform, request.method, path, body),
+            method=request.method,
+            path=path,
+            query=dict(request.query),
+            json=_decode_body(request.content_type, body),
+            headers=dict(request.headers),
+        )
+        with self._lock:
+            self._calls.append(call)
+            delay = self._behaviour[platform].delay
+        if delay:
+            await asyncio.sleep(delay)
+        return call
+
+    async def _answer(self, request: web.Request, call: Call) -> web.StreamResponse:
+        fault = self._take_fault(call)
+        if fault is not None:
+            return _fault_response(self.state, call.platform, fault)
+        handler = {"github": github_api, "linear": linear_api, "slack": slack_api}[call.platform]
+        with self._lock:
+            return handler.handle(self, call, request.headers)
+
+    def _take_fault(self, call: Call) -> Fault | None:
+        with self._lock:
+            behaviour = self._behaviour[call.platform]
+            if behaviour.down:
+                return Fault("status", status=503)
+            for index, fault in enumerate(behaviour.faults):
+                if fault.name is None or fault.name == call.name:
+                    return behaviour.faults.pop(index)
+        return None
+
+
+def _known(platform: str) -> str:
+    if platform not in PLATFORMS:
+        raise ValueError(f"unknown platform {platform!r}; known: {', '.join(PLATFORMS)}")
+    return platform
+
+
+def _operation_name(platform: str, method: str, path: str, body: bytes) -> str:
+    if platform == "github":
+        return github_api.operation_name(method, path)
+    if platform == "linear":
+        return linear_api.operation_name(body)
+    return path.removeprefix("/api/")
+
+
+def _decode_body(content_type: str, body: bytes) -> Any:
+    if not body:
+        return None
+    if content_type == "application/x-www-form-urlencoded":
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(body.decode(), keep_blank_values=True))
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode(errors="replace")
+
+
+def _fault_response(state: PlatformState, platform: str, fault: Fault) -> web.Response:
+    if fault.kind == "rate_limit":
+        return {
+            "github": github_api.rate_limited,
+            "linear": linear_api.rate_limited,
+            "slack": slack_api.rate_limited,
+        }[platform](state.github_limits, fault.retry_after)
+    if platform == "slack":
+        return web.json_response({"ok": False, "error": "fatal_error"}, status=fault.status)
+    return web.json_response({"message": "Service Unavailable (fake fault)"}, status=fault.status)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until interrupted, printing the env a control plane needs to use it."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="fake GitHub/Linear/Slack API server")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds every answer waits")
+    options = parser.parse_args(argv)
+    fake = FakePlatforms(port=options.port).start()
+    for platform in PLATFORMS:
+        fake.set_delay(platform, options.delay)
+    print(json.dumps(fake.env()), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        fake.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
