@@ -47,6 +47,7 @@ Seeing what happened:
     fake.created("slack")                   # messages/issues/comments actually created
     fake.duplicates()                       # {idempotency key: count} for keys created twice
     fake.wait_for_calls("slack", "chat.postMessage", 3, timeout=10)
+    fake.peak_in_flight()                   # most requests held at once since reset()
     fake.env()                              # env vars for a subprocess (URLs and tokens)
 
 Idempotency keys the fake understands: Slack `metadata.event_payload.idempotency_key`,
@@ -117,6 +118,7 @@ class FakePlatforms:
         self._calls: list[Call] = []
         self._behaviour: dict[str, Behaviour] = defaultdict(Behaviour)
         self.state = PlatformState()
+        self._in_flight = self._peak = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -209,6 +211,7 @@ class FakePlatforms:
             self._calls.clear()
             self._behaviour.clear()
             self.state = PlatformState()
+            self._peak = self._in_flight
 
     def add_repo(self, full_name: str, **fields) -> dict:
         with self._lock:
@@ -267,11 +270,21 @@ class FakePlatforms:
         raise AssertionError(f"expected {n} {platform} {name} calls, got {len(found)}")
 
     # --- serving -----------------------------------------------------------------------
+    def peak_in_flight(self) -> int:
+        """Most requests the server held at once since the last reset."""
+        with self._lock:
+            return self._peak
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         platform = request.match_info["platform"]
         path = "/" + request.match_info["tail"]
-        call = await self._record(request, platform, path)
-        response = await self._answer(request, call)
+        self._in_flight += 1  # only the server loop touches it
+        self._peak = max(self._peak, self._in_flight)
+        try:
+            call = await self._record(request, platform, path)
+            response = await self._answer(request, call)
+        finally:
+            self._in_flight -= 1
         call.status = response.status
         return response
 

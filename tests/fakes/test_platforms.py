@@ -1,0 +1,101 @@
+"""The fake platform server answers like the real APIs and does what tests program."""
+
+import asyncio
+
+import httpx
+
+SLACK_HEADERS = {"Authorization": "Bearer xoxb-fake-token"}
+GITHUB_HEADERS = {"Authorization": "Bearer ghp_fake_token"}
+
+
+def test_slack_post_message_answers_channel_id_and_ts(fake_platforms):
+    answer = httpx.post(
+        f"{fake_platforms.slack_url}/chat.postMessage",
+        json={"channel": "#eng", "text": "hello"},
+        headers=SLACK_HEADERS,
+    ).json()
+    assert answer["ok"] is True
+    assert answer["channel"].startswith("C") and answer["ts"] == answer["message"]["ts"]
+    assert [c.json["text"] for c in fake_platforms.calls("slack", "chat.postMessage")] == ["hello"]
+
+
+def test_slack_unknown_channel_and_bad_token_answer_ok_false(fake_platforms):
+    url = f"{fake_platforms.slack_url}/chat.postMessage"
+    unknown = httpx.post(url, json={"channel": "#nope", "text": "x"}, headers=SLACK_HEADERS)
+    bad_token = httpx.post(url, data={"channel": "#eng", "text": "x", "token": "xoxb-wrong"})
+    assert unknown.json() == {"ok": False, "error": "channel_not_found"}
+    assert bad_token.json() == {"ok": False, "error": "invalid_auth"}
+    assert fake_platforms.created("slack") == []
+
+
+def test_github_conditional_get_answers_304_without_spending_rate_limit(fake_platforms):
+    url = f"{fake_platforms.github_url}/repos/acme/widgets"
+    first = httpx.get(url, headers=GITHUB_HEADERS)
+    second = httpx.get(url, headers={**GITHUB_HEADERS, "If-None-Match": first.headers["ETag"]})
+    assert (first.status_code, second.status_code) == (200, 304)
+    assert second.headers["X-RateLimit-Remaining"] == first.headers["X-RateLimit-Remaining"]
+
+
+def test_github_without_token_answers_401(fake_platforms):
+    answer = httpx.post(
+        f"{fake_platforms.github_url}/repos/acme/widgets/issues", json={"title": "x"}
+    )
+    assert answer.status_code == 401
+    assert answer.json()["message"] == "Bad credentials"
+
+
+def test_linear_issue_create_with_duplicate_client_id_is_refused(fake_platforms):
+    team_id = next(iter(fake_platforms.state.teams))
+    body = {
+        "query": "mutation($input: IssueCreateInput!) { issueCreate(input: $input) { success } }",
+        "variables": {"input": {"id": "5b0c7f0e-0000-4000-8000-000000000001",
+                                "teamId": team_id, "title": "T"}},
+    }  # fmt: skip
+    headers = {"Authorization": fake_platforms.LINEAR_KEY}
+    first = httpx.post(fake_platforms.linear_url, json=body, headers=headers).json()
+    second = httpx.post(fake_platforms.linear_url, json=body, headers=headers).json()
+    assert first["data"]["issueCreate"]["success"] is True
+    assert second["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    assert fake_platforms.duplicates() == {}
+
+
+def test_fail_next_then_rate_limit_then_normal(fake_platforms):
+    fake_platforms.fail_next("slack", 1, status=502)
+    fake_platforms.rate_limit_next("slack", 1, retry_after=7)
+    url = f"{fake_platforms.slack_url}/auth.test"
+    statuses = [httpx.post(url, headers=SLACK_HEADERS) for _ in range(3)]
+    assert [r.status_code for r in statuses] == [502, 429, 200]
+    assert statuses[1].headers["Retry-After"] == "7"
+
+
+def test_down_platform_answers_503_until_brought_back(fake_platforms):
+    fake_platforms.set_down("github")
+    url = f"{fake_platforms.github_url}/repos/acme/widgets"
+    assert httpx.get(url, headers=GITHUB_HEADERS).status_code == 503
+    fake_platforms.set_down("github", False)
+    assert httpx.get(url, headers=GITHUB_HEADERS).status_code == 200
+
+
+def test_duplicates_counts_slack_messages_sharing_an_idempotency_key(fake_platforms):
+    metadata = {"event_type": "contexten_step", "event_payload": {"idempotency_key": "run-1:a"}}
+    for _ in range(2):
+        httpx.post(
+            f"{fake_platforms.slack_url}/chat.postMessage",
+            json={"channel": "#eng", "text": "x", "metadata": metadata},
+            headers=SLACK_HEADERS,
+        )
+    assert fake_platforms.duplicates("slack") == {"run-1:a": 2}
+
+
+async def test_server_holds_a_thousand_slow_requests_at_once(fake_platforms):
+    fake_platforms.set_delay("slack", 1.0)
+    limits = httpx.Limits(max_connections=1000)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        answers = await asyncio.gather(
+            *(
+                client.post(f"{fake_platforms.slack_url}/auth.test", headers=SLACK_HEADERS)
+                for _ in range(1000)
+            )
+        )
+    assert {a.status_code for a in answers} == {200}
+    assert fake_platforms.peak_in_flight() == 1000
