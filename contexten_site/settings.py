@@ -105,8 +105,10 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    # In-process only for now; the dashboard issue replaces it with a database-backed layer.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Reaches browsers from worker processes through the shared database (see docs).
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "orchestrator.core.channel_layer.DatabaseChannelLayer"}
+    }
 
 Q_CLUSTER = {
     "name": "contexten",
@@ -124,6 +126,18 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- Workflow engine (orchestrator/workflows) ---------------------------------------------
+# Steps one runner task keeps in flight at once (asyncio, not processes).
+WORKFLOW_MAX_IN_FLIGHT = read_int(env, "WORKFLOW_MAX_IN_FLIGHT", 500)
+# A running step whose heartbeat is older than this is re-driven by the sweeper (seconds).
+WORKFLOW_HEARTBEAT_TIMEOUT = read_int(env, "WORKFLOW_HEARTBEAT_TIMEOUT", 60)
+WORKFLOW_SWEEP_MINUTES = read_int(env, "WORKFLOW_SWEEP_MINUTES", 1)
+# A runner stops claiming after this many seconds and hands over (django-q2 timeout is 120 s).
+WORKFLOW_RUNNER_LIFETIME = read_int(env, "WORKFLOW_RUNNER_LIFETIME", 45)
+# An idle runner stays for steps due within this many seconds (backoff, open breakers).
+WORKFLOW_RUNNER_MAX_WAIT = read_int(env, "WORKFLOW_RUNNER_MAX_WAIT", 30)
+WORKFLOW_POLL_MS = read_int(env, "WORKFLOW_POLL_MS", 20)
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -184,6 +198,14 @@ WEBHOOK_ALLOW_UNSIGNED = env.list("WEBHOOK_ALLOW_UNSIGNED", default=[])
 WEBHOOK_MAX_BYTES = read_int(env, "WEBHOOK_MAX_BYTES", 25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BYTES
 
+# --- Event store (orchestrator/events) ------------------------------------------------------
+EVENT_MAX_ATTEMPTS = read_int(env, "EVENT_MAX_ATTEMPTS", 5)
+EVENT_RETRY_BASE_SECONDS = read_int(env, "EVENT_RETRY_BASE_SECONDS", 10)
+EVENT_RETRY_MAX_SECONDS = read_int(env, "EVENT_RETRY_MAX_SECONDS", 600)
+EVENT_STUCK_AFTER_SECONDS = read_int(env, "EVENT_STUCK_AFTER_SECONDS", 120)
+EVENT_SWEEP_INTERVAL_MINUTES = read_int(env, "EVENT_SWEEP_INTERVAL_MINUTES", 1)
+EVENT_RETENTION_DAYS = read_int(env, "EVENT_RETENTION_DAYS", 30)
+
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
@@ -202,3 +224,13 @@ PORT = read_int(env, "PORT", 8000)
 WEB_CONCURRENCY = read_int(env, "WEB_CONCURRENCY", 1)
 DEMO_ADMIN_USERNAME = env.str("DEMO_ADMIN_USERNAME", default="admin")
 DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="contexten-demo")
+
+# --- Feature flags (orchestrator/flags) -----------------------------------------------------
+# How often each process checks whether flags changed (the 1 s invalidation promise).
+FLAGS_CACHE_POLL_SECONDS = read_int(env, "FLAGS_CACHE_POLL_MS", 500) / 1000
+# How long an OFREP process trusts a token it has already looked up (revocation delay).
+OFREP_TOKEN_CACHE_SECONDS = read_int(env, "OFREP_TOKEN_CACHE_SECONDS", 30)
+# OFREP requests per token per minute in each web process; 0 means unlimited.
+OFREP_RATE_LIMIT_PER_MINUTE = read_int(env, "OFREP_RATE_LIMIT_PER_MINUTE", 0)
+FLAGS_GUARD_INTERVAL_SECONDS = read_int(env, "FLAGS_GUARD_INTERVAL_SECONDS", 20)
+FLAGS_SLACK_CHANNEL = env.str("FLAGS_SLACK_CHANNEL", default="#ops")

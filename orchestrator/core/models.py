@@ -1,0 +1,34 @@
+"""Rows behind the database channel layer (used when there is no Redis)."""
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class ChannelMessage(models.Model):
+    """One message waiting for its channel's consumer; expired rows are pruned on send."""
+
+    channel = models.CharField(max_length=100)
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["channel", "id"], name="core_chanmsg_channel_id")]
+
+    def __str__(self):
+        return f"message for {self.channel}"
+
+
+class ChannelGroupMember(models.Model):
+    """A channel's membership of a group, as channels' `group_add` makes it."""
+
+    group = models.CharField(max_length=100)
+    channel = models.CharField(max_length=100)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "channel"], name="core_group_member_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.channel} in {self.group}"
