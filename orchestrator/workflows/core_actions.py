@@ -1,0 +1,97 @@
+"""Core actions: log a line, wait, call any HTTP endpoint."""
+
+import asyncio
+import logging
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, Field
+
+from orchestrator.workflows.actions import ActionContext, ActionError, action
+
+logger = logging.getLogger("contexten.workflows.core")
+HTTP_TIMEOUT_S = 30.0
+
+
+class LogInput(BaseModel):
+    message: str
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+@action("core.log", input_model=LogInput)
+async def log(params: LogInput, context: ActionContext) -> dict[str, Any]:
+    """Write a line to the workflow log."""
+    logger.log(
+        logging.getLevelName(params.level.upper()),
+        "run=%s step=%s %s",
+        context.run_id,
+        context.step_id,
+        params.message,
+    )
+    return {"message": params.message}
+
+
+class DelayInput(BaseModel):
+    seconds: float = Field(ge=0, le=55)
+
+
+@action("core.delay", input_model=DelayInput)
+async def delay(params: DelayInput, context: ActionContext) -> dict[str, Any]:
+    """Wait without holding a worker (the step's timeout still applies)."""
+    await asyncio.sleep(params.seconds)
+    return {"waited": params.seconds}
+
+
+class HttpRequestInput(BaseModel):
+    url: str = Field(pattern=r"^https?://")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    expect_status: list[int] | None = None
+
+
+_client: httpx.AsyncClient | None = None
+
+
+def http_client() -> httpx.AsyncClient:
+    """One pooled client per event loop (each runner task has its own loop)."""
+    global _client
+    loop = asyncio.get_running_loop()
+    if _client is None or getattr(_client, "_contexten_loop", None) is not loop:
+        _client = httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, limits=httpx.Limits(max_connections=50))
+        _client._contexten_loop = loop
+    return _client
+
+
+@action("core.http_request", input_model=HttpRequestInput)
+async def http_request(params: HttpRequestInput, context: ActionContext) -> dict[str, Any]:
+    """Call an HTTP endpoint; 5xx and 429 are retried, other 4xx fail at once."""
+    headers = {"Idempotency-Key": context.idempotency_key, **params.headers}
+    try:
+        response = await http_client().request(
+            params.method, params.url, headers=headers, json=params.json_body
+        )
+    except httpx.HTTPError as exc:
+        raise ActionError(f"{params.method} {params.url}: {type(exc).__name__}") from None
+    expected = params.expect_status or list(range(200, 300))
+    if response.status_code not in expected:
+        raise _status_error(params, response)
+    return {"status": response.status_code, "body": _body(response)}
+
+
+def _status_error(params: HttpRequestInput, response: httpx.Response) -> ActionError:
+    status = response.status_code
+    retry_after = response.headers.get("Retry-After")
+    return ActionError(
+        f"{params.method} {params.url} answered {status}",
+        permanent=400 <= status < 500 and status not in (408, 425, 429),
+        retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+        status=status,
+    )
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:10_000]

@@ -1,0 +1,171 @@
+"""The runner: one django-q2 task that keeps hundreds of steps in flight with asyncio.
+
+A step waiting on a platform is a coroutine, not a worker process. The runner claims due steps
+in batches (up to WORKFLOW_MAX_IN_FLIGHT), runs them concurrently, and writes their outcomes
+in batches from a single database thread, claiming newly ready steps while others are still in
+flight. It leaves when nothing has been due for a short while, or when its lifetime is up
+(django-q2 kills tasks at 120 s), ringing the doorbell if work remains.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from orchestrator.workflows import actions, doorbell, engine, steps
+from orchestrator.workflows.steps import Job, Outcome
+
+logger = logging.getLogger("contexten.workflows")
+
+HEARTBEAT_EVERY_S = 5.0
+LEASE_TTL_S = 10.0
+LINGER_S = 2.0  # stay a moment after the last step: bursts arrive in waves
+
+
+def run_ready_steps() -> int:
+    """django-q2 task: drive due steps until none are left; answer how many were recorded."""
+    close_old_connections()
+    return asyncio.run(Runner().drive())
+
+
+async def execute_job(job: Job) -> Outcome:
+    """Run one action under its timeout and classify what happened."""
+    context = actions.ActionContext(
+        run_id=job.run_id,
+        step_id=job.step_id,
+        attempt=job.attempt,
+        idempotency_key=f"run-{job.run_id}-{job.step_id}",
+        config=job.config,
+    )
+    outcome = partial(Outcome, job.step_run_id, job.token)
+    try:
+        output = await asyncio.wait_for(
+            actions.execute(job.action, job.params, context), job.timeout_s
+        )
+    except actions.BreakerOpen as exc:
+        return outcome("wait", error=str(exc), retry_after=exc.retry_after)
+    except actions.ActionError as exc:
+        return outcome(
+            "error", error=str(exc), permanent=exc.permanent, retry_after=exc.retry_after
+        )
+    except TimeoutError:
+        return outcome("error", error=f"timed out after {job.timeout_s:g}s")
+    except (actions.UnknownAction, ImportError) as exc:
+        return outcome("error", error=f"action unavailable: {exc}", permanent=True)
+    except Exception as exc:
+        logger.exception("workflows.step.crashed step=%s run=%s", job.step_id, job.run_id)
+        return outcome("error", error=f"{type(exc).__name__}: {exc}")
+    if not isinstance(output, dict):
+        output = {"result": output}
+    return outcome("ok", output=json.loads(json.dumps(output, default=str)))
+
+
+class Runner:
+    """One drive loop; all database work happens on one thread, in batches."""
+
+    def __init__(self):
+        self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.cap = settings.WORKFLOW_MAX_IN_FLIGHT
+        self.poll_s = settings.WORKFLOW_POLL_MS / 1000
+        self.db_thread = ThreadPoolExecutor(1, thread_name_prefix="workflows-db")
+        self.inflight: dict[asyncio.Task, Job] = {}
+        self.finished: list[Outcome] = []
+        self.recorded = 0
+
+    async def db(self, func, *args):
+        return await asyncio.get_running_loop().run_in_executor(
+            self.db_thread, partial(func, *args)
+        )
+
+    async def drive(self) -> int:
+        start = time.monotonic()
+        self.claim_until = start + settings.WORKFLOW_RUNNER_LIFETIME
+        self.last_beat = self.last_lease = start
+        await self.db(doorbell.take_lease, doorbell.RUNNER, self.id, LEASE_TTL_S)
+        try:
+            await self._loop()
+        finally:
+            await self.db(self._close)
+            self.db_thread.shutdown(wait=True)
+        return self.recorded
+
+    async def _loop(self) -> None:
+        idle_since = None
+        while True:
+            busy = await self._tick()
+            if busy:
+                idle_since = None
+                continue
+            idle_since = idle_since or time.monotonic()
+            if await self._keep_waiting(idle_since):
+                continue
+            await self.db(doorbell.release_lease, doorbell.RUNNER, self.id)
+            if not await self._claim():  # the final look, after dropping the lease
+                return
+            await self.db(doorbell.take_lease, doorbell.RUNNER, self.id, LEASE_TTL_S)
+
+    async def _tick(self) -> bool:
+        """Record, claim, wait for a completion; answer whether anything was going on."""
+        had_results = bool(self.finished)
+        if self.finished:
+            batch, self.finished = self.finished, []
+            self.recorded += await self.db(steps.record, batch)
+        claimed = await self._claim()
+        await self._housekeeping()
+        if not self.inflight:
+            return had_results or claimed
+        done, _ = await asyncio.wait(
+            self.inflight, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in done:
+            self.inflight.pop(task)
+            self.finished.append(task.result())
+        return True
+
+    async def _claim(self) -> bool:
+        if time.monotonic() >= self.claim_until:
+            return False
+        jobs, decided = await self.db(steps.claim, self.cap - len(self.inflight), self.id)
+        self.finished += decided
+        for job in jobs:
+            self.inflight[asyncio.create_task(execute_job(job))] = job
+        return bool(jobs or decided)
+
+    async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self.last_beat >= HEARTBEAT_EVERY_S and self.inflight:
+            tokens = {job.token for job in self.inflight.values()}
+            await self.db(steps.heartbeat, tokens)
+            self.last_beat = now
+        if now - self.last_lease >= 1.0:
+            await self.db(doorbell.take_lease, doorbell.RUNNER, self.id, LEASE_TTL_S)
+            self.last_lease = now
+
+    async def _keep_waiting(self, idle_since: float) -> bool:
+        """Idle: sleep a poll if a step is due soon or we are still lingering."""
+        now = time.monotonic()
+        if now >= self.claim_until:
+            return False
+        horizon = min(settings.WORKFLOW_RUNNER_MAX_WAIT, self.claim_until - now)
+        due_in = await self.db(engine.seconds_until_next_due, horizon)
+        if due_in is None and now - idle_since >= LINGER_S:
+            return False
+        await asyncio.sleep(max(self.poll_s, min(due_in or self.poll_s, 0.5)))
+        return True
+
+    def _close(self) -> None:
+        """On the database thread: hand over remaining work, then close its connection."""
+        try:
+            if engine.seconds_until_next_due(settings.WORKFLOW_RUNNER_MAX_WAIT) is not None:
+                doorbell.release_lease(doorbell.RUNNER, self.id)
+                doorbell.ring(force=True)
+        finally:
+            connections.close_all()

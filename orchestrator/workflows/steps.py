@@ -1,0 +1,252 @@
+"""Claim due steps, prepare them as jobs, and record their outcomes (sync, batched).
+
+Claims are atomic: `SELECT … FOR UPDATE SKIP LOCKED` on Postgres; on SQLite (one writer at a
+time) a guarded `UPDATE … WHERE status IN (ready, waiting)` whose rows are re-read by claim
+token. An outcome is written only while the step is still running under the same token, so a
+result from a worker the sweeper gave up on is dropped and the step finishes once.
+"""
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from orchestrator.workflows.engine import Plan, advance, plan_for, save_steps
+from orchestrator.workflows.models import STEP_CLAIMABLE, Run, RunStatus, StepRun, StepStatus
+from orchestrator.workflows.templating import TemplateProblem, is_truthy, render_value
+
+logger = logging.getLogger("contexten.workflows")
+
+
+@dataclass
+class Job:
+    """One claimed step, rendered and ready to execute."""
+
+    step_run_id: int
+    token: str
+    run_id: int
+    step_id: str
+    action: str
+    params: dict[str, Any]
+    timeout_s: float
+    attempt: int
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What happened to a job: ok, skip, error (retryable unless permanent) or wait."""
+
+    step_run_id: int
+    token: str
+    kind: str
+    output: dict | None = None
+    error: str = ""
+    permanent: bool = False
+    retry_after: float | None = None
+
+
+def claim(limit: int, runner: str) -> tuple[list[Job], list[Outcome]]:
+    """Claim up to `limit` due steps; answer jobs to run and outcomes decided already."""
+    if limit <= 0 or not _anything_due():
+        return [], []
+    token = f"{runner}:{uuid.uuid4().hex[:8]}"
+    now = timezone.now()
+    with transaction.atomic():
+        candidates = StepRun.objects.filter(
+            status__in=STEP_CLAIMABLE, next_attempt_at__lte=now
+        ).order_by("next_attempt_at")
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        ids = list(candidates.values_list("id", flat=True)[:limit])
+        StepRun.objects.filter(id__in=ids, status__in=STEP_CLAIMABLE).update(
+            status=StepStatus.RUNNING,
+            claimed_by=token,
+            attempts=F("attempts") + 1,
+            heartbeat_at=now,
+            started_at=now,
+        )
+    claimed = list(
+        StepRun.objects.filter(id__in=ids, claimed_by=token, status=StepStatus.RUNNING)
+        .select_related("run", "run__event")
+        .order_by("id")
+    )
+    return prepare(claimed, token)
+
+
+def _anything_due() -> bool:
+    """A cheap read first, so an idle runner never opens a write transaction."""
+    return StepRun.objects.filter(
+        status__in=STEP_CLAIMABLE, next_attempt_at__lte=timezone.now()
+    ).exists()
+
+
+def prepare(claimed: list[StepRun], token: str) -> tuple[list[Job], list[Outcome]]:
+    """Render each claimed step's inputs; an `if` that is false skips it."""
+    outputs = _finished_outputs(claimed)
+    jobs, decided = [], []
+    for step_run in claimed:
+        plan = plan_for(step_run.run.version_id)
+        definition = plan.by_id[step_run.step_id]
+        context = template_context(step_run.run, plan, outputs.get(step_run.run_id, {}))
+        try:
+            if definition.condition and not is_truthy(definition.condition, context):
+                decided.append(Outcome(step_run.pk, token, "skip", error="if was false"))
+                continue
+            params = render_value(definition.params, context)
+        except TemplateProblem as exc:
+            decided.append(Outcome(step_run.pk, token, "error", error=str(exc), permanent=True))
+            continue
+        jobs.append(
+            Job(
+                step_run_id=step_run.pk,
+                token=token,
+                run_id=step_run.run_id,
+                step_id=step_run.step_id,
+                action=definition.action,
+                params=params,
+                timeout_s=definition.timeout_s,
+                attempt=step_run.attempts,
+                config=plan.config,
+            )
+        )
+    return jobs, decided
+
+
+def _finished_outputs(claimed: list[StepRun]) -> dict[int, dict[str, dict]]:
+    """Outputs of earlier steps, only for runs with more than one step (one query)."""
+    run_ids = {s.run_id for s in claimed if len(plan_for(s.run.version_id).steps) > 1}
+    outputs: dict[int, dict[str, dict]] = {}
+    if not run_ids:
+        return outputs
+    rows = StepRun.objects.filter(run_id__in=run_ids).values_list(
+        "run_id", "step_id", "status", "output", "error"
+    )
+    for run_id, step_id, status, output, error in rows:
+        outputs.setdefault(run_id, {})[step_id] = {
+            "status": status,
+            "output": output or {},
+            "error": error,
+        }
+    return outputs
+
+
+def template_context(run: Run, plan: Plan, steps: dict[str, dict]) -> dict[str, Any]:
+    """What templates see: event, steps.<id>.output and config."""
+    if run.event is not None:
+        event = {
+            "id": run.event.pk,
+            "source": run.event.source,
+            "type": run.event.type,
+            "delivery_id": run.event.delivery_id,
+            "data": run.event.data,
+        }
+    else:
+        event = run.input
+    return {"event": event, "steps": steps, "config": plan.config, "run": {"id": run.pk}}
+
+
+def record(outcomes: list[Outcome]) -> int:
+    """Write outcomes and advance their runs in one transaction; answer how many were kept."""
+    if not outcomes:
+        return 0
+    with transaction.atomic():
+        steps = {
+            s.pk: s
+            for s in StepRun.objects.filter(
+                pk__in=[o.step_run_id for o in outcomes], status=StepStatus.RUNNING
+            ).select_related("run")
+        }
+        kept = [
+            o
+            for o in outcomes
+            if o.step_run_id in steps and steps[o.step_run_id].claimed_by == o.token
+        ]
+        for outcome in kept:
+            _apply_outcome(steps[outcome.step_run_id], outcome)
+        StepRun.objects.bulk_update(
+            [steps[o.step_run_id] for o in kept],
+            [
+                "status",
+                "output",
+                "error",
+                "finished_at",
+                "next_attempt_at",
+                "attempts",
+                "claimed_by",
+                "heartbeat_at",
+            ],
+        )
+        _advance_runs({steps[o.step_run_id].run_id: steps[o.step_run_id].run for o in kept})
+    return len(kept)
+
+
+def _apply_outcome(step: StepRun, outcome: Outcome) -> None:
+    now = timezone.now()
+    step.claimed_by, step.heartbeat_at = "", None
+    if outcome.kind == "ok":
+        step.status, step.output, step.error, step.finished_at = (
+            StepStatus.SUCCEEDED,
+            outcome.output or {},
+            "",
+            now,
+        )
+    elif outcome.kind == "skip":
+        step.status, step.error, step.finished_at = StepStatus.SKIPPED, outcome.error, now
+    elif outcome.kind == "wait":
+        # An open breaker: try again later without spending an attempt.
+        step.status, step.error = StepStatus.WAITING, outcome.error
+        step.attempts = max(step.attempts - 1, 0)
+        step.next_attempt_at = now + timedelta(seconds=outcome.retry_after or 1.0)
+    else:
+        _apply_error(step, outcome, now)
+
+
+def _apply_error(step: StepRun, outcome: Outcome, now) -> None:
+    retry = plan_for(step.run.version_id).by_id[step.step_id].retry
+    step.error = outcome.error[:4000]
+    if outcome.permanent or step.attempts >= retry.max_attempts:
+        step.status, step.finished_at = StepStatus.FAILED, now
+        return
+    step.status = StepStatus.WAITING
+    step.next_attempt_at = now + timedelta(seconds=backoff_s(retry, step.attempts, outcome))
+
+
+def backoff_s(retry, attempts: int, outcome: Outcome) -> float:
+    """Jittered exponential (or fixed) backoff; the platform's Retry-After wins when longer."""
+    if retry.backoff == "fixed":
+        base = retry.initial_s
+    else:
+        base = min(retry.max_s, retry.initial_s * 2 ** max(attempts - 1, 0))
+    delay = base / 2 + random.uniform(0, base / 2)  # "equal jitter": never below half
+    if outcome.retry_after is not None:
+        delay = max(delay, outcome.retry_after)
+    return delay
+
+
+def _advance_runs(runs: dict[int, Run]) -> None:
+    """Decide the next steps of each touched run from all its step rows (one query)."""
+    active = {pk: run for pk, run in runs.items() if run.status == RunStatus.RUNNING}
+    if not active:
+        return
+    by_run: dict[int, list[StepRun]] = {}
+    for step in StepRun.objects.filter(run_id__in=active).order_by("position"):
+        by_run.setdefault(step.run_id, []).append(step)
+    changed = []
+    for run_id, run in active.items():
+        changed += advance(run, by_run[run_id], plan_for(run.version_id))
+    save_steps(changed)
+
+
+def heartbeat(tokens: set[str]) -> None:
+    """Tell the sweeper these claims are alive."""
+    if tokens:
+        StepRun.objects.filter(claimed_by__in=tokens, status=StepStatus.RUNNING).update(
+            heartbeat_at=timezone.now()
+        )

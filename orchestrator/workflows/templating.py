@@ -1,0 +1,97 @@
+"""Sandboxed Jinja2 for workflow documents: step inputs, `if` and trigger `when`.
+
+Inputs render with StrictUndefined, so a typo is a clear step error rather than an empty
+string sent to a platform. Conditions use a lenient undefined: a missing field is falsy.
+"""
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+STRICT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+LENIENT = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
+# "{{ expr }}" and nothing else: rendered to the expression's native value (lists, numbers).
+WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
+FALSY_TEXT = {"", "false", "0", "none", "no", "off", "null", "undefined"}
+
+
+class TemplateProblem(ValueError):
+    """A template that does not parse or does not render."""
+
+
+def check_syntax(text: str, *, condition: bool = False) -> None:
+    """Raise TemplateProblem with a one-line message when `text` does not parse.
+
+    Conditions without braces are bare expressions; other text is a template or a literal.
+    """
+    try:
+        if "{" in text or not condition:
+            STRICT.parse(text)
+        else:
+            STRICT.compile_expression(text)
+    except TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line})" if line and "\n" in text else ""
+        raise TemplateProblem(f"{exc.message or exc}{where}") from None
+
+
+@lru_cache(maxsize=4096)
+def _compiled(text: str, strict: bool):
+    env = STRICT if strict else LENIENT
+    whole = WHOLE_EXPRESSION.match(text)
+    if whole and "{{" not in whole["expr"] and "}}" not in whole["expr"]:
+        return "expression", env.compile_expression(whole["expr"], undefined_to_none=False)
+    if "{" in text:
+        return "template", env.from_string(text)
+    return "literal", text
+
+
+def render_value(value: Any, context: dict[str, Any]) -> Any:
+    """Render every string inside `value` (dicts and lists walked), strictly."""
+    if isinstance(value, str):
+        return _render_text(value, context, strict=True)
+    if isinstance(value, dict):
+        return {key: render_value(item, context) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_value(item, context) for item in value]
+    return value
+
+
+def _render_text(text: str, context: dict[str, Any], *, strict: bool) -> Any:
+    try:
+        kind, compiled = _compiled(text, strict)
+        if kind == "literal":
+            return compiled
+        if kind == "expression":
+            return compiled(**context)
+        return compiled.render(**context)
+    except TemplateError as exc:
+        raise TemplateProblem(f"template {text!r} failed: {exc.message or exc}") from None
+
+
+def is_truthy(condition: str, context: dict[str, Any]) -> bool:
+    """Evaluate a `when`/`if`: a bare expression or a template; missing fields are falsy."""
+    if "{" in condition:
+        value = _render_text(condition, context, strict=False)
+    else:
+        value = _evaluate_bare(condition, context)
+    if isinstance(value, str):
+        return value.strip().lower() not in FALSY_TEXT
+    if isinstance(value, ChainableUndefined):
+        return False
+    return bool(value)
+
+
+def _evaluate_bare(expression: str, context: dict[str, Any]) -> Any:
+    try:
+        return _bare(expression)(**context)
+    except TemplateError as exc:
+        raise TemplateProblem(f"condition {expression!r} failed: {exc.message or exc}") from None
+
+
+@lru_cache(maxsize=4096)
+def _bare(expression: str):
+    return LENIENT.compile_expression(expression, undefined_to_none=False)
