@@ -28,7 +28,9 @@ def test_wrong_password_stays_on_login_with_message(served, browser_page, demo_a
     browser_page.fill("#id_username", "demo")
     browser_page.fill("#id_password", "wrong")
     browser_page.click("input[type=submit]")
-    assert "Please enter the correct username and password" in browser_page.content()
+    error = browser_page.wait_for_selector(".errornote", timeout=15_000)
+    assert "Please enter the correct username and password" in error.inner_text()
+    assert browser_page.url.startswith(f"{base_url}/admin/login/")
 
 
 def test_swagger_ui_renders_the_schema(served, browser_page):
