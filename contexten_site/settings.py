@@ -198,6 +198,23 @@ WEBHOOK_ALLOW_UNSIGNED = env.list("WEBHOOK_ALLOW_UNSIGNED", default=[])
 WEBHOOK_MAX_BYTES = read_int(env, "WEBHOOK_MAX_BYTES", 25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BYTES
 
+# --- Platform clients: pools, timeouts, circuit breakers, lookup cache ----------------------
+PLATFORM_HTTP_TIMEOUT = read_int(env, "PLATFORM_HTTP_TIMEOUT", 30)  # seconds per call
+# Most connections one process opens to each platform (SPEC §6: GitHub 10–50, Linear 5–20,
+# Slack 5–15). Calls beyond that wait for a free connection.
+GITHUB_POOL_MAX = read_int(env, "GITHUB_POOL_MAX", 50)
+LINEAR_POOL_MAX = read_int(env, "LINEAR_POOL_MAX", 20)
+SLACK_POOL_MAX = read_int(env, "SLACK_POOL_MAX", 15)
+LINEAR_TEAM = env.str("LINEAR_TEAM", default="")  # team key for linear.create_issue by default
+BREAKER_FAILURE_RATE = read_int(env, "BREAKER_FAILURE_RATE", 50)  # percent of the window
+BREAKER_WINDOW = read_int(env, "BREAKER_WINDOW", 20)  # last N calls
+BREAKER_MIN_CALLS = read_int(env, "BREAKER_MIN_CALLS", 10)
+BREAKER_OPEN_SECONDS = read_int(env, "BREAKER_OPEN_SECONDS", 30)
+BREAKER_HALF_OPEN_PROBES = read_int(env, "BREAKER_HALF_OPEN_PROBES", 3)
+BREAKER_SYNC_MS = read_int(env, "BREAKER_SYNC_MS", 200)  # how stale a process's view may be
+PLATFORM_CACHE_TTL = read_int(env, "PLATFORM_CACHE_TTL", 300)  # seconds, lookups
+PLATFORM_CACHE_SIZE = read_int(env, "PLATFORM_CACHE_SIZE", 1024)  # in-process LRU entries
+
 # --- Event store (orchestrator/events) ------------------------------------------------------
 EVENT_MAX_ATTEMPTS = read_int(env, "EVENT_MAX_ATTEMPTS", 5)
 EVENT_RETRY_BASE_SECONDS = read_int(env, "EVENT_RETRY_BASE_SECONDS", 10)
