@@ -8,6 +8,7 @@ Leases live in Redis when REDIS_URL is set, else in the EngineBeacon table.
 
 import logging
 from datetime import timedelta
+from functools import cache
 
 from django.conf import settings
 from django.utils import timezone
@@ -29,9 +30,18 @@ def ring(*, force: bool = False) -> bool:
     async_task(
         "orchestrator.workflows.runner.run_ready_steps",
         task_name="workflows.run_ready_steps",
-        q_options={"save": False},
+        broker=_broker(),
+        save=False,
     )
     return True
+
+
+@cache
+def _broker():
+    """One broker per process: django-q2 otherwise builds a new one (and client) per task."""
+    from django_q.brokers import get_broker
+
+    return get_broker()
 
 
 def take_lease(name: str, holder: str, ttl_s: float) -> bool:

@@ -1,0 +1,199 @@
+"""REST: `/api/workflows/` (documents in YAML or JSON, versions, manual trigger) and
+`/api/runs/` (filtered, steps inline, retry and cancel). SPEC §6."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.response import Response
+
+from orchestrator.workflows import definitions, dsl, engine
+from orchestrator.workflows.models import Run, RunStatus, StepRun, Workflow, WorkflowVersion
+
+
+class YAMLParser(BaseParser):
+    """Workflow documents sent as YAML (application/yaml, text/yaml)."""
+
+    media_type = "application/yaml"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return dsl.parse_text(stream.read())
+        except dsl.InvalidWorkflow as exc:
+            raise ParseError(str(exc)) from None
+
+
+class TextYAMLParser(YAMLParser):
+    media_type = "text/yaml"
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    created_by = serializers.StringRelatedField()
+
+    class Meta:
+        model = WorkflowVersion
+        fields = ["number", "document", "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class WorkflowSerializer(serializers.ModelSerializer):
+    version = serializers.IntegerField(source="current_version.number", default=None)
+    document = serializers.JSONField(source="current_version.document", default=None)
+
+    class Meta:
+        model = Workflow
+        fields = ["name", "enabled", "version", "document", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class StepRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StepRun
+        fields = [
+            "step_id", "action", "status", "attempts", "output", "error",
+            "next_attempt_at", "started_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class RunSerializer(serializers.ModelSerializer):
+    workflow = serializers.CharField(source="workflow.name", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    steps = StepRunSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id", "workflow", "version", "event", "trigger", "status", "error",
+            "created_at", "started_at", "finished_at", "steps",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+def document_from(request) -> tuple[dict, str]:
+    """The request body as a document, and its text when it was YAML (kept as the source)."""
+    raw = request._request.body  # read first: Django keeps it, so DRF can still parse
+    document = request.data
+    if not isinstance(document, dict) or not document:
+        raise ValidationError("send the workflow document itself: a mapping (JSON or YAML)")
+    is_yaml = "yaml" in (request.content_type or "")
+    return dict(document), raw.decode("utf-8", errors="replace") if is_yaml else ""
+
+
+def invalid(exc: dsl.InvalidWorkflow) -> ValidationError:
+    return ValidationError(str(exc))
+
+
+class WorkflowViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Workflow documents; every PUT stores a new immutable version."""
+
+    serializer_class = WorkflowSerializer
+    lookup_field = "name"
+    lookup_value_regex = "[a-z0-9][a-z0-9_-]*"
+    parser_classes = [JSONParser, YAMLParser, TextYAMLParser]
+    queryset = Workflow.objects.select_related("current_version")
+
+    @extend_schema(request={"application/json": dict, "application/yaml": str})
+    def create(self, request, *args, **kwargs):
+        document, source = document_from(request)
+        try:
+            workflow = definitions.create_workflow(document, source=source, user=request.user)
+        except dsl.InvalidWorkflow as exc:
+            raise invalid(exc) from None
+        return Response(WorkflowSerializer(workflow).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request={"application/json": dict, "application/yaml": str})
+    def update(self, request, *args, **kwargs):
+        workflow = self.get_object()
+        document, source = document_from(request)
+        try:
+            workflow = definitions.update_workflow(
+                workflow, document, source=source, user=request.user
+            )
+        except dsl.InvalidWorkflow as exc:
+            raise invalid(exc) from None
+        return Response(WorkflowSerializer(workflow).data)
+
+    @extend_schema(responses=VersionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def versions(self, request, name=None):
+        workflow = self.get_object()
+        versions = workflow.versions.select_related("created_by").order_by("-number")
+        return Response(VersionSerializer(versions, many=True).data)
+
+    @extend_schema(request=dict, responses=RunSerializer)
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
+    def trigger(self, request, name=None):
+        """Start a run by hand; the optional body {"event": {...}} is what templates see."""
+        workflow = self.get_object()
+        if not workflow.enabled:
+            return Response(
+                {"error": f"workflow {workflow.name!r} is disabled"},
+                status=status.HTTP_409_CONFLICT,
+            )
+        body = request.data if isinstance(request.data, dict) else {}
+        event = body.get("event", {"type": "manual", "data": {}})
+        if not isinstance(event, dict):
+            raise ValidationError("event: must be a JSON object")
+        run = engine.create_run(workflow, trigger="manual", input=event)
+        return Response(RunSerializer(_with_steps(run.pk)).data, status=status.HTTP_201_CREATED)
+
+
+def _with_steps(run_id: int) -> Run:
+    return RUNS.get(pk=run_id)
+
+
+RUNS = Run.objects.select_related("workflow", "version").prefetch_related("steps")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("workflow", str, description="workflow name"),
+            OpenApiParameter("status", str, enum=RunStatus.values),
+        ]
+    )
+)
+class RunViewSet(viewsets.ReadOnlyModelViewSet):
+    """Runs with their steps inline; retry a failed run, cancel an unfinished one."""
+
+    serializer_class = RunSerializer
+
+    def get_queryset(self):
+        runs = RUNS.all()
+        params = self.request.query_params
+        if name := params.get("workflow"):
+            runs = runs.filter(workflow__name=name)
+        if state := params.get("status"):
+            if state not in RunStatus.values:
+                raise ValidationError(
+                    f"status: unknown {state!r}; use one of {', '.join(RunStatus.values)}"
+                )
+            runs = runs.filter(status=state)
+        return runs
+
+    @extend_schema(request=None, responses=RunSerializer)
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        run = self.get_object()
+        if not engine.retry_run(run):
+            return _conflict(f"run {run.pk} is {run.status}; only failed or cancelled runs retry")
+        return Response(RunSerializer(_with_steps(run.pk)).data)
+
+    @extend_schema(request=None, responses=RunSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        run = self.get_object()
+        if not engine.cancel_run(run):
+            return _conflict(f"run {run.pk} is {run.status}; only unfinished runs cancel")
+        return Response(RunSerializer(_with_steps(run.pk)).data)
+
+
+def _conflict(message: str) -> Response:
+    return Response({"error": message}, status=status.HTTP_409_CONFLICT)
+
+
+def api_routes(router) -> None:
+    router.register("workflows", WorkflowViewSet, basename="workflow")
+    router.register("runs", RunViewSet, basename="run")
