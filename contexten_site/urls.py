@@ -6,11 +6,16 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from orchestrator.events.urls import webhook_urlpatterns
 from orchestrator.health.dashboard import dashboard_page
 
 router = DefaultRouter()
 # Each app's `api_routes(router)` registers its viewsets; listed here, explicitly.
-API_ROUTE_MODULES: list[str] = []
+API_ROUTE_MODULES: list[str] = [
+    "orchestrator.events.api",
+    "orchestrator.flags.api",
+    "orchestrator.workflows.api",
+]
 
 for dotted in API_ROUTE_MODULES:
     __import__(dotted, fromlist=["api_routes"]).api_routes(router)
@@ -30,4 +35,6 @@ urlpatterns = [
     path("dashboard/", dashboard_page, name="dashboard"),
     # Webhooks (orchestrator/events + integrations/*/webhook) and OFREP (orchestrator/flags)
     # add their paths below.
+    *webhook_urlpatterns,
+    path("ofrep/v1/", include("orchestrator.flags.urls")),
 ]

@@ -1,0 +1,136 @@
+"""Dispatch stored events to their subscribers, re-drive stuck ones, replay and prune.
+
+Every function here takes ids or filters, re-reads the database and claims work with a
+conditional UPDATE, so running any of them twice (a duplicate doorbell, two sweepers, a
+replay during a dispatch) never loses an event; at worst a subscriber hears it twice.
+"""
+
+import logging
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from orchestrator.events import subscribers
+from orchestrator.events.models import Event, Status
+from orchestrator.events.store import ring_doorbell
+
+logger = logging.getLogger("contexten.events")
+
+# Rows the sweeper re-queues per run; the rest wait for the next run.
+SWEEP_BATCH = 1000
+# Rows per UPDATE/DELETE in replay and prune, so a big filter never builds one huge statement.
+BATCH = 1000
+# Replays ring at most this many doorbells directly; the sweeper picks up the rest.
+REPLAY_RING_LIMIT = 1000
+MAX_ERROR_CHARS = 2000
+
+
+def dispatch_event(event_id: int) -> str:
+    """Claim the event, call every subscriber with it, record the outcome. The task body."""
+    event = claim(event_id)
+    if event is None:
+        return "skipped"
+    try:
+        for path in subscribers.EVENT_SUBSCRIBERS:
+            import_string(path)(event)
+    except Exception as exc:  # a subscriber's failure, or one that cannot be imported
+        return record_failure(event, exc)
+    Event.objects.filter(pk=event.pk, status=Status.DISPATCHED).update(
+        status=Status.DONE, finished_at=timezone.now(), status_changed_at=timezone.now()
+    )
+    return "done"
+
+
+def claim(event_id: int) -> Event | None:
+    """Move a `received` event to `dispatched` in one statement; None if someone else has it."""
+    table = Event._meta.db_table
+    rows = Event.objects.raw(
+        f"UPDATE {table} SET status = %s, attempts = attempts + 1, status_changed_at = %s"  # noqa: S608
+        " WHERE id = %s AND status = %s RETURNING *",
+        [Status.DISPATCHED, timezone.now(), event_id, Status.RECEIVED],
+    )
+    return next(iter(rows), None)
+
+
+def record_failure(event: Event, exc: Exception) -> str:
+    """Mark the attempt failed (retried later with backoff) or dead after the last one."""
+    error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+    now = timezone.now()
+    dead = event.attempts >= settings.EVENT_MAX_ATTEMPTS
+    changes = {"status": Status.DEAD if dead else Status.FAILED, "last_error": error}
+    changes["status_changed_at"] = now
+    changes["next_attempt_at"] = None if dead else now + retry_delay(event.attempts)
+    changes["finished_at"] = now if dead else None
+    Event.objects.filter(pk=event.pk, status=Status.DISPATCHED).update(**changes)
+    slug = "events.dead" if dead else "events.dispatch-failed"
+    logger.warning(slug, extra={"event_id": event.pk, "attempts": event.attempts, "error": error})
+    return "dead" if dead else "failed"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Jittered exponential backoff, capped: full jitter over base * 2^(attempts-1)."""
+    exponential = settings.EVENT_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)
+    ceiling = min(settings.EVENT_RETRY_MAX_SECONDS, exponential)
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+def sweep_events() -> int:
+    """Re-queue events stuck in received/dispatched, or failed and due; bury the exhausted."""
+    now = timezone.now()
+    stuck_before = now - timedelta(seconds=settings.EVENT_STUCK_AFTER_SECONDS)
+    stuck = Q(status__in=[Status.RECEIVED, Status.DISPATCHED], status_changed_at__lt=stuck_before)
+    due = Q(status=Status.FAILED, next_attempt_at__lte=now)
+    exhausted = Event.objects.filter(
+        status=Status.DISPATCHED,
+        status_changed_at__lt=stuck_before,
+        attempts__gte=settings.EVENT_MAX_ATTEMPTS,
+    )
+    buried = exhausted.update(
+        status=Status.DEAD, finished_at=now, status_changed_at=now, last_error="worker lost"
+    )
+    ids = list(Event.objects.filter(stuck | due).values_list("id", flat=True)[:SWEEP_BATCH])
+    Event.objects.filter(Q(id__in=ids) & (stuck | due)).update(
+        status=Status.RECEIVED, status_changed_at=now, next_attempt_at=None
+    )
+    for event_id in ids:
+        ring_doorbell(event_id)
+    if ids or buried:
+        logger.info("events.swept", extra={"requeued": len(ids), "buried": buried})
+    return len(ids)
+
+
+def replay(events: QuerySet[Event]) -> int:
+    """Reset the events to `received` with a fresh attempt budget and ring their doorbells."""
+    ids = list(events.order_by().values_list("id", flat=True))
+    now = timezone.now()
+    for start in range(0, len(ids), BATCH):
+        Event.objects.filter(id__in=ids[start : start + BATCH]).update(
+            status=Status.RECEIVED,
+            attempts=0,
+            last_error="",
+            next_attempt_at=None,
+            finished_at=None,
+            status_changed_at=now,
+        )
+    for event_id in ids[:REPLAY_RING_LIMIT]:
+        ring_doorbell(event_id)
+    logger.info("events.replayed", extra={"count": len(ids)})
+    return len(ids)
+
+
+def prune_events() -> int:
+    """Delete finished events older than EVENT_RETENTION_DAYS, in batches."""
+    cutoff = timezone.now() - timedelta(days=settings.EVENT_RETENTION_DAYS)
+    finished = Event.objects.filter(
+        received_at__lt=cutoff, status__in=[Status.DONE, Status.DEAD]
+    ).order_by()
+    total = 0
+    while ids := list(finished.values_list("id", flat=True)[:BATCH]):
+        total += Event.objects.filter(id__in=ids).delete()[0]
+    if total:
+        logger.info("events.pruned", extra={"count": total, "cutoff": cutoff.isoformat()})
+    return total

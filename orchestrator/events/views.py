@@ -1,0 +1,69 @@
+"""The webhook endpoint as a Django view: `POST /webhooks/<platform>/` and the legacy aliases.
+
+The view is async so that the request never holds the server's one sync thread: verifying
+and parsing run on the event loop, and only the store (one INSERT, one broker push) runs in a
+worker thread.
+"""
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from orchestrator.events.webhooks import (
+    Answer,
+    Refusal,
+    check_size,
+    receiver_for,
+    refuse,
+    store_delivery,
+    too_large_message,
+    verify_and_parse,
+)
+
+
+@csrf_exempt
+async def webhook(request: HttpRequest, platform: str) -> HttpResponse:
+    """Verify, dedupe and store one delivery; answer per SPEC §4."""
+    if receiver_for(platform) is None:
+        raise Http404(f"no webhook for {platform!r}")
+    if request.method != "POST":
+        answer = refuse(platform, Refusal(405, "method-not-allowed", "use POST"))
+        return render(Answer(405, answer.body, {"Allow": "POST"}))
+    try:
+        check_size(platform, request.headers.get("content-length"))
+        body = read_capped(request)
+        delivery = verify_and_parse(platform, request.headers, body)
+    except Refusal as refusal:
+        return render(refuse(platform, refusal))
+    answer = await sync_to_async(store_in_thread, thread_sensitive=False)(platform, delivery)
+    return render(answer)
+
+
+def store_in_thread(platform: str, delivery) -> Answer:
+    """Store from a worker thread, then hand its connection back to the pool: nothing else
+    would, since Django closes connections only on the thread that finishes the request."""
+    try:
+        return store_delivery(platform, delivery)
+    finally:
+        close_old_connections()
+
+
+def read_capped(request: HttpRequest) -> bytes:
+    """Read at most WEBHOOK_MAX_BYTES + 1, so a body without Content-Length cannot grow."""
+    limit = settings.WEBHOOK_MAX_BYTES
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        raise Refusal(413, "too-large", too_large_message())
+    return body
+
+
+def render(answer: Answer) -> HttpResponse:
+    if answer.body is None:
+        response = HttpResponse(status=answer.status)
+    else:
+        response = JsonResponse(answer.body, status=answer.status)
+    for name, value in answer.headers.items():
+        response[name] = value
+    return response
