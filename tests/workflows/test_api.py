@@ -68,7 +68,7 @@ def test_each_put_stores_a_new_version_and_versions_lists_them(api_client):
         ("{nope", "application/json", "JSON parse error"),
         (json.dumps(json_doc() | {"trigger": {"schedule": "99 * * * *"}}), "application/json",
          "trigger.schedule: bad cron expression"),
-        (json.dumps(json_doc("{{ oops")), "application/json", "steps.say.with.message: bad template"),
+        (json.dumps(json_doc("{{ oops")), "application/json", "steps.say.with.message: bad"),
         ("", "application/json", "send the workflow document itself"),
     ],
 )  # fmt: skip
