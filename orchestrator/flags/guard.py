@@ -1,0 +1,218 @@
+"""Guarded rollouts: a django-q2 job that advances ramp plans only while each flag's guard holds.
+
+Every run, for each enabled, unpaused flag with a plan or a guard:
+- the guard is checked (error rate of the named workflow or integration, breaker, health);
+- if it holds, the due plan steps are applied, and the version they ramp from is marked good;
+- if it breaches, the flag is restored to its last good version with the plan paused, the
+  history says why, and Slack and the dashboard are told. A failed announcement never undoes
+  the rollback: the database change is committed before anyone is notified.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from orchestrator.flags import services
+from orchestrator.flags.models import Flag
+from orchestrator.flags.schema import Guard, parse_flag, to_document
+
+logger = logging.getLogger("contexten.flags.guard")
+GUARD = services.Actor("guard")
+SCHEDULE_NAME = "flags.guard"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    holds: bool
+    why: str
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    key: str
+    version: int
+    restored: int | None
+    why: str
+
+
+def check_guard(guard: Guard | None, now: datetime) -> Verdict:
+    """Answer whether the guard's metrics hold, and the one-line reason when they do not."""
+    if guard is None:
+        return Verdict(True, "no guard")
+    problems = [problem for problem in (error_rate_problem(guard, now), breaker_problem(guard))]
+    if guard.health:
+        problems.append(health_problem())
+    problems = [problem for problem in problems if problem]
+    return Verdict(not problems, "; ".join(problems) or "guard held")
+
+
+def error_rate_problem(guard: Guard, now: datetime) -> str | None:
+    if guard.max_error_rate is None or not (guard.source or guard.workflow):
+        return None
+    from orchestrator.workflows.stats import step_error_rate
+
+    since = now - timedelta(seconds=guard.window_seconds)
+    total, failed = step_error_rate(workflow=guard.workflow, integration=guard.source, since=since)
+    if total < guard.min_samples or failed / total <= guard.max_error_rate:
+        return None
+    subject = f"workflow {guard.workflow}" if guard.workflow else f"integration {guard.source}"
+    return (
+        f"error rate {failed}/{total} = {failed / total:.0%} over the {guard.max_error_rate:.0%}"
+        f" limit for {subject} in the last {guard.window_seconds}s"
+    )
+
+
+def breaker_problem(guard: Guard) -> str | None:
+    platform = guard.breaker_platform()
+    if not platform:
+        return None
+    from orchestrator.health.breakers import breaker_state
+
+    state = breaker_state(platform)
+    name = getattr(state, "state", state)
+    name = str(getattr(name, "value", name)).lower()
+    return f"{platform} circuit breaker is {name}" if name == "open" else None
+
+
+def health_problem() -> str | None:
+    from orchestrator.health.checks import FAIL, overall_status, run_checks
+
+    results = run_checks()
+    if overall_status(results) != FAIL:
+        return None
+    failing = sorted(
+        name for name, items in results.items() if any(i["status"] == FAIL for i in items)
+    )
+    return f"health is fail ({', '.join(failing)})"
+
+
+def run_guards(now: datetime | None = None) -> list[str]:
+    """The scheduled job: check every watched flag; answer one line per flag acted on."""
+    now = now or timezone.now()
+    lines = []
+    for flag_id in watched_flag_ids():
+        try:
+            outcome = guard_flag(flag_id, now)
+        except Exception:  # one broken flag must not stop the others being guarded
+            logger.exception("flags.guard.error flag_id=%s", flag_id)
+            continue
+        if isinstance(outcome, RolledBack):
+            announce(outcome)
+            lines.append(f"{outcome.key}: rolled back ({outcome.why})")
+        elif outcome:
+            lines.append(outcome)
+    return lines
+
+
+def watched_flag_ids() -> list[int]:
+    flags = Flag.objects.filter(enabled=True, rollout_paused=False).values_list(
+        "pk", "guard", "rollout_plan"
+    )
+    return [pk for pk, guard, plan in flags if guard or plan]
+
+
+def guard_flag(flag_id: int, now: datetime) -> RolledBack | str | None:
+    """Check one flag under its row lock; roll back on a breach, else apply due steps."""
+    with transaction.atomic():
+        flag = Flag.objects.select_for_update().filter(pk=flag_id, enabled=True).first()
+        if flag is None or flag.rollout_paused:
+            return None
+        doc = parse_flag(flag.document())
+        watching = doc.guard is not None and flag.rollout_percentage > 0
+        verdict = check_guard(doc.guard, now) if watching else Verdict(True, "not ramping")
+        if not verdict.holds:
+            return roll_back(flag, verdict.why)
+        return advance(flag, doc, now, verdict)
+
+
+def advance(flag: Flag, doc, now: datetime, verdict: Verdict) -> str | None:
+    due = [step for step in doc.rollout.plan if step.at <= now]
+    if not due:
+        return None
+    target = max(step.percentage for step in due)
+    doc.rollout.plan = [step for step in doc.rollout.plan if step.at > now]
+    doc.rollout.percentage = max(target, doc.rollout.percentage)
+    flag.last_good_version = flag.version
+    why = f"plan step due; ramp to {doc.rollout.percentage}% ({verdict.why})"
+    services.apply(flag, to_document(doc), actor=GUARD, reason=why, action="plan-step")
+    return f"{flag.key}: {why}"
+
+
+def roll_back(flag: Flag, breach: str) -> RolledBack:
+    """Restore the last good version (or stop at 0 % when none held yet), plan paused."""
+    good = flag.last_good_version
+    row = flag.versions.filter(version=good).first() if good and good < flag.version else None
+    doc = dict(row.snapshot) if row else flag.document()
+    doc["rollout"] = {**doc["rollout"], "paused": True}
+    if row is None:
+        doc["rollout"]["percentage"] = 0
+    restored = f"restored version {row.version}" if row else "no good version yet, so ramped to 0%"
+    why = f"guard breached: {breach}; {restored}; plan paused"
+    validated = to_document(parse_flag(doc))
+    services.apply(flag, validated, actor=GUARD, reason=why, action="guard-rollback")
+    return RolledBack(flag.key, flag.version, row.version if row else None, why)
+
+
+def announce(outcome: RolledBack) -> None:
+    """Tell Slack and the dashboard; each failure is logged, never raised."""
+    text = f":rotating_light: Flag `{outcome.key}` was rolled back by its guard: {outcome.why}"
+    try:
+        notify_slack(outcome, text)
+    except Exception as exc:
+        logger.warning("flags.guard.slack-failed flag=%s %s", outcome.key, exc)
+    try:
+        notify_dashboard(outcome)
+    except Exception as exc:
+        logger.warning("flags.guard.dashboard-failed flag=%s %s", outcome.key, exc)
+
+
+def notify_slack(outcome: RolledBack, text: str) -> None:
+    from orchestrator.workflows.actions import ActionContext, execute
+
+    context = ActionContext(
+        run_id=f"flag:{outcome.key}",
+        step_id="guard-rollback",
+        attempt=1,
+        idempotency_key=f"flag:{outcome.key}:v{outcome.version}",
+    )
+    params = {"channel": settings.FLAGS_SLACK_CHANNEL, "text": text}
+    async_to_sync(execute)("slack.post_message", params, context)
+
+
+def notify_dashboard(outcome: RolledBack) -> None:
+    from channels.layers import get_channel_layer
+
+    from orchestrator.health.dashboard import DASHBOARD_GROUP
+
+    payload = {
+        "kind": "flag.rolled_back",
+        "flag": outcome.key,
+        "version": outcome.version,
+        "restored": outcome.restored,
+        "why": outcome.why,
+    }
+    message = {"type": "dashboard.update", "payload": payload}
+    async_to_sync(get_channel_layer().group_send)(DASHBOARD_GROUP, message)
+
+
+def ensure_schedule() -> str:
+    """Create or update the guard's django-q2 schedule (idempotent; run by migrate and demo)."""
+    from django_q.models import Schedule
+
+    seconds = max(1, min(59, settings.FLAGS_GUARD_INTERVAL_SECONDS))
+    _, created = Schedule.objects.update_or_create(
+        name=SCHEDULE_NAME,
+        defaults={
+            "func": "orchestrator.flags.guard.run_guards",
+            "schedule_type": Schedule.CRON,
+            # croniter's sixth field is seconds; django-q2 looks at schedules every 30 s.
+            "cron": f"* * * * * */{seconds}",
+            "repeats": -1,
+        },
+    )
+    return f"flag guard schedule {'created' if created else 'kept'} (every {seconds}s)"

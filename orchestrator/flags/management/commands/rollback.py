@@ -1,0 +1,28 @@
+"""`manage.py rollback FLAG [--version N]`: restore an earlier version as a new version."""
+
+from orchestrator.flags import services
+from orchestrator.flags.management.commands._flagcommand import FlagCommand
+
+
+class Command(FlagCommand):
+    help = "Restore a feature flag to its previous version, or to --version N."
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument("--version", dest="to_version", type=int, help="the version to restore")
+
+    def handle(self, *args, **options):
+        key, version = options["flag"], options["to_version"]
+
+        def step() -> dict:
+            flag, row = services.preview_rollback(key, version)
+            diff = services.diff(flag.document(), row.snapshot)
+            if options["dry_run"]:
+                return {"flag": key, "dry_run": True, "version": flag.version, "diff": diff}
+            reason = (
+                options["reason"] or f"roll back to version {row.version} from the command line"
+            )
+            flag = services.rollback(key, row.version, actor=self.actor(), reason=reason)
+            return {"flag": key, "dry_run": False, "version": flag.version, "diff": diff}
+
+        self.report(self.run(step, options), options)
