@@ -34,11 +34,11 @@ def dispatch_event(event_id: int) -> str:
     event = claim(event_id)
     if event is None:
         return "skipped"
-    try:
-        for path in subscribers.EVENT_SUBSCRIBERS:
+    for path in subscribers.EVENT_SUBSCRIBERS:
+        try:
             import_string(path)(event)
-    except Exception as exc:  # a subscriber's failure, or one that cannot be imported
-        return record_failure(event, exc)
+        except Exception as exc:  # a subscriber's failure, or one that cannot be imported
+            return record_failure(event, f"{path}: {type(exc).__name__}: {exc}")
     Event.objects.filter(pk=event.pk, status=Status.DISPATCHED).update(
         status=Status.DONE, finished_at=timezone.now(), status_changed_at=timezone.now()
     )
@@ -56,9 +56,9 @@ def claim(event_id: int) -> Event | None:
     return next(iter(rows), None)
 
 
-def record_failure(event: Event, exc: Exception) -> str:
+def record_failure(event: Event, error: str) -> str:
     """Mark the attempt failed (retried later with backoff) or dead after the last one."""
-    error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+    error = error[:MAX_ERROR_CHARS]
     now = timezone.now()
     dead = event.attempts >= settings.EVENT_MAX_ATTEMPTS
     changes = {"status": Status.DEAD if dead else Status.FAILED, "last_error": error}
