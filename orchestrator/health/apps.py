@@ -8,3 +8,8 @@ class HealthConfig(AppConfig):
     label = "health"
     verbose_name = "Health"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from orchestrator.health import breakers
+
+        breakers.register_checks()

@@ -47,3 +47,18 @@ def _reset_platform_process_state() -> None:
         from integrations import cache
 
         cache.clear_local()
+
+
+@pytest.fixture
+def run_action(fake_platforms, transactional_db):
+    """Run a registered action the way the engine does: `await run_action(name, params,
+    attempt=1, key="run-1-step")`. Transactional, because breaker bookkeeping on the database
+    backend happens on another thread."""
+    from orchestrator.workflows.actions import ActionContext, execute
+
+    async def run(name, params, *, attempt=1, key="run-1-step", run_id=1, step_id="step"):
+        context = ActionContext(run_id=run_id, step_id=step_id, attempt=attempt,
+                                idempotency_key=key)  # fmt: skip
+        return await execute(name, params, context)
+
+    return run

@@ -26,7 +26,7 @@ Endpoints, with the real response shapes (see github_api.py, linear_api.py, slac
     Linear  POST /graphql, operations found by root field: issueCreate, commentCreate,
             issue(id), teams(filter), team(id). Arguments come from `variables` only.
     Slack   POST /api/chat.postMessage (JSON or form), /api/auth.test,
-            /api/conversations.info, /api/conversations.list
+            /api/conversations.info, /api/conversations.list, /api/conversations.history
 
 Tokens (checked on every call): GitHub `Authorization: Bearer|token <github_token>`, Linear
 `Authorization: <linear_key>` (or Bearer), Slack `Authorization: Bearer <slack_token>` or a

@@ -112,7 +112,22 @@ def _conversations_list(state, params) -> web.Response:
     return _ok(channels=channels, response_metadata={"next_cursor": ""})
 
 
+def _conversations_history(state, params) -> web.Response:
+    channel_id = state.channel_id(str(params.get("channel") or ""))
+    if channel_id is None:
+        return _fail("channel_not_found")
+    oldest = float(params.get("oldest") or 0)
+    with_metadata = str(params.get("include_all_metadata", "")).lower() in ("true", "1")
+    messages = [
+        {k: v for k, v in m.items() if k != "channel" and (with_metadata or k != "metadata")}
+        for m in reversed(state.messages)
+        if m["channel"] == channel_id and float(m["ts"]) >= oldest
+    ][: int(params.get("limit") or 100)]
+    return _ok(messages=messages, has_more=False)
+
+
 HANDLERS = {
+    "conversations.history": _conversations_history,
     "chat.postMessage": _post_message,
     "auth.test": _auth_test,
     "conversations.info": _conversations_info,

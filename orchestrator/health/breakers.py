@@ -1,0 +1,292 @@
+"""Circuit breakers per platform, with resilience4j semantics, shared across processes.
+
+- **closed**: calls pass. Outcomes go into a count-based sliding window of the last
+  BREAKER_WINDOW calls. Once the window holds BREAKER_MIN_CALLS calls and the failure rate
+  reaches BREAKER_FAILURE_RATE percent, the breaker opens.
+- **open**: calls are refused with BreakerOpen(retry_after=seconds left) for
+  BREAKER_OPEN_SECONDS; the workflow engine then waits without spending an attempt.
+- **half_open**: BREAKER_HALF_OPEN_PROBES calls are let through. When they have all reported,
+  the breaker closes (failure rate below the threshold) or opens again. Probes that never
+  report (a killed worker) are re-issued after another open wait.
+
+The record lives in Redis when REDIS_URL is set and in the `BreakerState` table otherwise
+(breaker_stores.py); one pure state machine (`BreakerRecord`) serves both. The hot path never
+waits on a lock around the call (pybreaker's design serialises calls): each process counts
+outcomes in memory and folds them into the shared record at most every BREAKER_SYNC_MS, or at
+once while the breaker is not closed. So 1,000 calls in flight cost a handful of store round
+trips a second, and a process sees another's transition within BREAKER_SYNC_MS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+from django.conf import settings
+
+from orchestrator.workflows.actions import BreakerOpen
+
+logger = logging.getLogger("contexten.breakers")
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+PLATFORMS = ("github", "linear", "slack")
+PROBE_RECHECK_S = 1.0  # when every half-open probe is taken, look again this much later
+
+
+@dataclass(frozen=True)
+class BreakerConfig:
+    failure_rate: float
+    window: int
+    min_calls: int
+    open_seconds: float
+    probes: int
+
+    @classmethod
+    def from_settings(cls) -> BreakerConfig:
+        return cls(
+            failure_rate=float(settings.BREAKER_FAILURE_RATE),
+            window=int(settings.BREAKER_WINDOW),
+            min_calls=int(settings.BREAKER_MIN_CALLS),
+            open_seconds=float(settings.BREAKER_OPEN_SECONDS),
+            probes=int(settings.BREAKER_HALF_OPEN_PROBES),
+        )
+
+
+@dataclass
+class BreakerRecord:
+    """The shared state of one breaker, and the state machine over it."""
+
+    state: str = CLOSED
+    window: str = ""  # last calls, oldest first: "0" success, "1" failure
+    open_until: float = 0.0
+    half_open_since: float = 0.0
+    probes_issued: int = 0
+    probe_successes: int = 0
+    probe_failures: int = 0
+
+    def advance(self, now: float, config: BreakerConfig) -> None:
+        """Move open → half_open once the wait is over; re-issue probes that never reported."""
+        wait_over = self.state == OPEN and now >= self.open_until
+        probes_lost = self.state == HALF_OPEN and now - self.half_open_since >= config.open_seconds
+        if wait_over or probes_lost:
+            self._half_open(now)
+
+    def apply(self, successes: int, failures: int, now: float, config: BreakerConfig) -> None:
+        """Fold in a batch of outcomes."""
+        self.advance(now, config)
+        if self.state == CLOSED:
+            recent = "0" * min(successes, config.window) + "1" * min(failures, config.window)
+            self.window = (self.window + recent)[-config.window :]
+            calls, failures = len(self.window), self.window.count("1")
+            if calls >= config.min_calls and self._over(failures, calls, config):
+                self._open(now, config)
+        elif self.state == HALF_OPEN:
+            self.probe_successes += successes
+            self.probe_failures += failures
+            done = self.probe_successes + self.probe_failures
+            if done >= config.probes:
+                if self._over(self.probe_failures, done, config):
+                    self._open(now, config)
+                else:
+                    self.state, self.window = CLOSED, ""
+        # Outcomes arriving while open come from calls let through before it opened.
+
+    def claim_probe(self, now: float, config: BreakerConfig) -> bool:
+        """May one more call go through? Counts it as a probe when half-open."""
+        self.advance(now, config)
+        if self.state == CLOSED:
+            return True
+        if self.state == HALF_OPEN and self.probes_issued < config.probes:
+            self.probes_issued += 1
+            return True
+        return False
+
+    def effective_state(self, now: float) -> str:
+        """The state as a caller would meet it now (an expired open wait reads half_open)."""
+        if self.state == OPEN and now >= self.open_until:
+            return HALF_OPEN
+        return self.state
+
+    def _over(self, failures: int, calls: int, config: BreakerConfig) -> bool:
+        return calls > 0 and failures * 100 >= config.failure_rate * calls
+
+    def _open(self, now: float, config: BreakerConfig) -> None:
+        self.state, self.open_until, self.window = OPEN, now + config.open_seconds, ""
+
+    def _half_open(self, now: float) -> None:
+        self.state, self.half_open_since = HALF_OPEN, now
+        self.probes_issued = self.probe_successes = self.probe_failures = 0
+
+
+@dataclass
+class LocalView:
+    """One process's view of a breaker: a snapshot plus outcomes not yet folded in."""
+
+    record: BreakerRecord | None = None
+    fetched_at: float = 0.0  # monotonic
+    successes: int = 0
+    failures: int = 0
+    syncing: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take_pending(self) -> tuple[int, int]:
+        with self.lock:
+            pending, self.successes, self.failures = (self.successes, self.failures), 0, 0
+            return pending
+
+
+_views: dict[str, LocalView] = {}
+
+
+def _view(platform: str) -> LocalView:
+    view = _views.get(platform)
+    if view is None:
+        view = _views.setdefault(platform, LocalView())
+    return view
+
+
+def _store():
+    from orchestrator.health import breaker_stores
+
+    return breaker_stores.current_store()
+
+
+# --- the hot path (async; called by the platform clients) ------------------------------
+async def before_call(platform: str) -> None:
+    """Let a call through, or raise BreakerOpen with the seconds until a probe may go."""
+    view = _view(platform)
+    record = view.record
+    if record is None or _stale(view):
+        record = await _sync(platform, view) or record
+    if record is None or record.state == CLOSED:
+        return
+    now = time.time()
+    if record.state == OPEN and now < record.open_until:
+        raise BreakerOpen(platform, retry_after=round(record.open_until - now, 3))
+    allowed, record = await _off_loop(_store().claim_probe, platform, now, _config())
+    view.record, view.fetched_at = record, time.monotonic()
+    if not allowed:
+        wait = record.open_until - now if record.state == OPEN else PROBE_RECHECK_S
+        raise BreakerOpen(platform, retry_after=round(max(wait, 0.05), 3))
+
+
+async def record(platform: str, success: bool) -> None:
+    """Count one call's outcome; fold it into the shared record when due."""
+    view = _view(platform)
+    with view.lock:
+        if success:
+            view.successes += 1
+        else:
+            view.failures += 1
+    probing = view.record is not None and view.record.state != CLOSED
+    if probing or _stale(view):
+        await _sync(platform, view)
+
+
+def _stale(view: LocalView) -> bool:
+    return time.monotonic() - view.fetched_at >= settings.BREAKER_SYNC_MS / 1000
+
+
+async def _sync(platform: str, view: LocalView) -> BreakerRecord | None:
+    """Fold pending outcomes into the shared record and refresh the snapshot; one at a time
+    per process (others keep the snapshot they have), and never fatal for the call."""
+    with view.lock:
+        if view.syncing:
+            return view.record
+        view.syncing = True
+    successes, failures = view.take_pending()
+    try:
+        view.record = await _off_loop(_store().apply, platform, successes, failures, time.time(),
+                                      _config())  # fmt: skip
+    except Exception as exc:  # the breaker must not take calls down with it
+        logger.warning("breaker.sync-failed platform=%s error=%s", platform, exc)
+    finally:
+        view.fetched_at = time.monotonic()
+        view.syncing = False
+    return view.record
+
+
+async def _off_loop(func, *args):
+    """Run a blocking store operation without blocking the loop (ORM needs sync_to_async)."""
+    if settings.REDIS_URL:
+        return await asyncio.to_thread(func, *args)
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(func)(*args)
+
+
+def _config() -> BreakerConfig:
+    return BreakerConfig.from_settings()
+
+
+def log_transition(platform: str, old: str, new: str, record: BreakerRecord) -> None:
+    """Called by the store that made the change, so each transition is logged once."""
+    if old == new:
+        return
+    level = logging.WARNING if new == OPEN else logging.INFO
+    logger.log(level, "breaker.%s platform=%s from=%s", new.replace("_", "-"), platform, old)
+
+
+# --- sync API (health checks, dashboard, healing actions, the admin) -------------------
+def breaker_state(platform: str) -> str:
+    """Answer "closed", "open" or "half_open" as every process sees it. Sync: from async code
+    use `await asyncio.to_thread(breaker_state, p)` (the database store needs a thread)."""
+    return _store().read(platform).effective_state(time.time())
+
+
+def breaker_snapshot(platform: str) -> dict:
+    """State plus the numbers behind it, for the dashboard and health output."""
+    record = _store().read(platform)
+    now = time.time()
+    window = record.window
+    return {
+        "platform": platform,
+        "state": record.effective_state(now),
+        "calls": len(window),
+        "failure_rate": round(window.count("1") * 100 / len(window), 1) if window else 0.0,
+        "retry_after": round(max(record.open_until - now, 0.0), 3) if record.state == OPEN else 0.0,
+    }
+
+
+def reset(platform: str) -> None:
+    """Close a breaker and clear its window everywhere (a healing action)."""
+    _store().reset(platform)
+    _views.pop(platform, None)
+    logger.info("breaker.reset platform=%s", platform)
+
+
+def reset_local() -> None:
+    """Forget this process's snapshots and pending outcomes (tests)."""
+    _views.clear()
+
+
+# --- health checks -------------------------------------------------------------------
+def check_breaker(platform: str) -> list[dict]:
+    from orchestrator.health.checks import PASS, WARN, now_iso
+
+    snapshot = breaker_snapshot(platform)
+    result = {
+        "componentType": "component",
+        "observedValue": snapshot["state"],
+        "status": PASS if snapshot["state"] == CLOSED else WARN,
+        "time": now_iso(),
+    }
+    if snapshot["state"] != CLOSED:
+        result["output"] = f"{platform} calls are held; next probe in {snapshot['retry_after']}s"
+    return [result]
+
+
+check_github = partial(check_breaker, "github")
+check_linear = partial(check_breaker, "linear")
+check_slack = partial(check_breaker, "slack")
+
+
+def register_checks() -> None:
+    from orchestrator.health.checks import register
+
+    for platform in PLATFORMS:
+        register(f"{platform}:breaker", f"orchestrator.health.breakers.check_{platform}")
