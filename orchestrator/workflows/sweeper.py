@@ -29,7 +29,9 @@ def sweep() -> dict:
         "admitted": admit_pending_runs(),
     }
     if engine.seconds_until_next_due(0) is not None:
-        counts["rang"] = doorbell.ring(force=doorbell.lease_holder(doorbell.RUNNER) is None)
+        # Re-driven steps mean a runner died; its lease may still look alive for a few seconds.
+        force = bool(counts["redriven"]) or doorbell.lease_holder(doorbell.RUNNER) is None
+        counts["rang"] = doorbell.ring(force=force)
     if any(counts.values()):
         logger.info("workflows.sweep %s", counts)
     return counts
