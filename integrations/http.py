@@ -67,6 +67,9 @@ class PlatformClient:
         await breakers.before_call(self.platform)
         try:
             answer = await self._send(method, path, **kwargs)
+        except aiohttp.InvalidURL as exc:
+            message = f"{self.platform}: bad API URL {exc} (check {self.platform.upper()}_API_URL)"
+            raise PlatformError(message, permanent=True) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             await breakers.record(self.platform, success=False)
             raise PlatformError(
@@ -80,7 +83,7 @@ class PlatformClient:
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> Answer:
         timeout = aiohttp.ClientTimeout(total=settings.PLATFORM_HTTP_TIMEOUT)
-        url = self.base_url + path if path.startswith("/") else path
+        url = self.base_url + path
         async with self.session.request(method, url, timeout=timeout, **kwargs) as response:
             body = await response.read()
             data = None
