@@ -42,7 +42,10 @@ def test_resolution_is_one_thousandth_of_a_percent(percentage):
 
 def test_buckets_are_the_same_in_another_process():
     """Sticky across processes and restarts: a fresh interpreter computes the same buckets."""
-    code = "from orchestrator.flags.engine import bucket\nprint([bucket('s', f'k{i}') for i in range(50)])"
+    code = (
+        "from orchestrator.flags.engine import bucket\n"
+        "print([bucket('s', f'k{i}') for i in range(50)])"
+    )
     env_run = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
