@@ -1,0 +1,199 @@
+"""Circuit breakers: the state machine, the shared store, the clients, health and processes."""
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from django.conf import settings
+
+from orchestrator.health import breakers
+from orchestrator.health.breakers import BreakerConfig, BreakerRecord
+from orchestrator.workflows.actions import ActionError, BreakerOpen
+
+CONFIG = BreakerConfig(failure_rate=50, window=10, min_calls=4, open_seconds=30, probes=2)
+SMALL = {  # settings for a breaker that opens after 4 calls and waits a moment
+    "BREAKER_WINDOW": 4,
+    "BREAKER_MIN_CALLS": 4,
+    "BREAKER_FAILURE_RATE": 50,
+    "BREAKER_OPEN_SECONDS": 0.5,
+    "BREAKER_HALF_OPEN_PROBES": 1,
+    "BREAKER_SYNC_MS": 0,
+}
+
+
+@pytest.fixture
+def small_breakers(settings):
+    for name, value in SMALL.items():
+        setattr(settings, name, value)
+    breakers.reset_local()
+    yield settings
+    breakers.reset_local()
+
+
+# --- the pure state machine ------------------------------------------------------------
+def test_breaker_stays_closed_below_minimum_calls_even_when_all_fail():
+    record = BreakerRecord()
+    record.apply(0, 3, now=0, config=CONFIG)
+    assert record.state == "closed"
+
+
+def test_breaker_opens_when_failure_rate_reaches_threshold_over_minimum_calls():
+    record = BreakerRecord()
+    record.apply(2, 2, now=100, config=CONFIG)
+    assert record.state == "open"
+    assert record.open_until == 130
+
+
+def test_breaker_stays_closed_below_failure_rate():
+    record = BreakerRecord()
+    record.apply(7, 3, now=0, config=CONFIG)
+    assert record.state == "closed"
+
+
+def test_sliding_window_forgets_old_failures():
+    record = BreakerRecord()
+    record.apply(0, 3, now=0, config=CONFIG)
+    record.apply(10, 0, now=1, config=CONFIG)
+    record.apply(0, 3, now=2, config=CONFIG)
+    assert record.state == "closed"  # 3 failures out of the last 10
+
+
+def test_open_breaker_half_opens_after_wait_and_limits_probes():
+    record = BreakerRecord(state="open", open_until=50)
+    assert not record.claim_probe(now=49, config=CONFIG)
+    assert [record.claim_probe(now=50, config=CONFIG) for _ in range(3)] == [True, True, False]
+    assert record.state == "half_open"
+
+
+def test_half_open_closes_when_probes_succeed():
+    record = BreakerRecord(state="open", open_until=50)
+    record.claim_probe(now=51, config=CONFIG)
+    record.apply(2, 0, now=52, config=CONFIG)
+    assert record.state == "closed"
+    assert record.window == ""
+
+
+def test_half_open_reopens_when_probes_fail():
+    record = BreakerRecord(state="open", open_until=50)
+    record.claim_probe(now=51, config=CONFIG)
+    record.apply(1, 1, now=52, config=CONFIG)
+    assert record.state == "open"
+    assert record.open_until == 82
+
+
+def test_half_open_reissues_probes_that_never_reported():
+    record = BreakerRecord(state="open", open_until=50)
+    record.claim_probe(now=51, config=CONFIG)
+    record.claim_probe(now=51, config=CONFIG)
+    assert not record.claim_probe(now=60, config=CONFIG)
+    assert record.claim_probe(now=51 + CONFIG.open_seconds, config=CONFIG)
+
+
+# --- through the clients, against the fake platforms --------------------------------------
+async def post(run_action):
+    return await run_action("slack.post_message", {"channel": "#eng", "text": "x"})
+
+
+async def test_breaker_opens_after_outage_and_holds_calls_back(
+    run_action, fake_platforms, small_breakers
+):
+    fake_platforms.set_down("slack")
+    for _ in range(4):
+        with pytest.raises(ActionError):
+            await post(run_action)
+    with pytest.raises(BreakerOpen) as caught:
+        await post(run_action)
+    assert 0 < caught.value.retry_after <= 0.5
+    assert len(fake_platforms.calls("slack")) == 4  # the fifth never left the process
+    assert await asyncio.to_thread(breakers.breaker_state, "slack") == "open"
+
+
+async def test_breaker_closes_after_a_successful_half_open_probe(
+    run_action, fake_platforms, small_breakers
+):
+    fake_platforms.set_down("slack")
+    for _ in range(4):
+        with pytest.raises(ActionError):
+            await post(run_action)
+    fake_platforms.set_down("slack", False)
+    await asyncio.sleep(0.6)  # the open wait
+    assert await asyncio.to_thread(breakers.breaker_state, "slack") == "half_open"
+    output = await post(run_action)
+    assert output["ts"]
+    assert await asyncio.to_thread(breakers.breaker_state, "slack") == "closed"
+
+
+async def test_client_errors_and_rate_limits_do_not_open_the_breaker(
+    run_action, fake_platforms, small_breakers
+):
+    fake_platforms.rate_limit_next("slack", 2, retry_after=1)
+    for channel in ("#a", "#b", "#c", "#d"):
+        with pytest.raises(ActionError):
+            await run_action("slack.post_message", {"channel": channel, "text": "x"})
+    assert await asyncio.to_thread(breakers.breaker_state, "slack") == "closed"
+
+
+# --- health ------------------------------------------------------------------------------
+def open_breaker(platform: str) -> None:
+    config = BreakerConfig.from_settings()
+    store = breakers._store()
+    store.apply(platform, 0, config.window, time.time(), config)
+
+
+def test_health_reports_open_breaker_as_warn_and_closed_as_pass(client, db, small_breakers):
+    open_breaker("github")
+    checks = json.loads(client.get("/health/").content)["checks"]
+    assert checks["github:breaker"][0]["status"] == "warn"
+    assert checks["github:breaker"][0]["observedValue"] == "open"
+    assert checks["slack:breaker"][0]["status"] == "pass"
+
+
+def test_reset_closes_an_open_breaker(db, small_breakers):
+    open_breaker("linear")
+    breakers.reset("linear")
+    assert breakers.breaker_state("linear") == "closed"
+
+
+# --- across processes --------------------------------------------------------------------
+CHILD = """
+import asyncio, os, sys, django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contexten_site.settings")
+django.setup()
+from orchestrator.health import breakers
+async def fail_four():
+    for _ in range(4):
+        await breakers.record("slack", success=False)
+if sys.argv[1] == "open":
+    asyncio.run(fail_four())
+print(breakers.breaker_state("slack"))
+"""
+
+
+def run_child(env: dict, command: str) -> str:
+    child_env = {**env, **{name: str(value) for name, value in SMALL.items()}}
+    child_env["BREAKER_OPEN_SECONDS"] = "30"
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, command], env=child_env, capture_output=True,
+        text=True, timeout=60, cwd=str(settings.BASE_DIR),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_breaker_opened_in_another_process_is_open_here(subprocess_env, small_breakers):
+    small_breakers.BREAKER_OPEN_SECONDS = 30
+    assert run_child(subprocess_env, "open") == "open"
+    assert breakers.breaker_state("slack") == "open"
+    with pytest.raises(BreakerOpen):
+        asyncio.run(breakers.before_call("slack"))
+
+
+def test_breaker_reset_here_is_closed_in_another_process(subprocess_env, small_breakers):
+    small_breakers.BREAKER_OPEN_SECONDS = 30
+    open_breaker("slack")
+    assert run_child(subprocess_env, "read") == "open"
+    breakers.reset("slack")
+    assert run_child(subprocess_env, "read") == "closed"
