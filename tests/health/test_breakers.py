@@ -100,13 +100,14 @@ async def post(run_action):
 async def test_breaker_opens_after_outage_and_holds_calls_back(
     run_action, fake_platforms, small_breakers
 ):
+    small_breakers.BREAKER_OPEN_SECONDS = 30
     fake_platforms.set_down("slack")
     for _ in range(4):
         with pytest.raises(ActionError):
             await post(run_action)
     with pytest.raises(BreakerOpen) as caught:
         await post(run_action)
-    assert 0 < caught.value.retry_after <= 0.5
+    assert 0 < caught.value.retry_after <= 30
     assert len(fake_platforms.calls("slack")) == 4  # the fifth never left the process
     assert await asyncio.to_thread(breakers.breaker_state, "slack") == "open"
 
@@ -144,6 +145,7 @@ def open_breaker(platform: str) -> None:
 
 
 def test_health_reports_open_breaker_as_warn_and_closed_as_pass(client, db, small_breakers):
+    small_breakers.BREAKER_OPEN_SECONDS = 30
     open_breaker("github")
     checks = json.loads(client.get("/health/").content)["checks"]
     assert checks["github:breaker"][0]["status"] == "warn"
