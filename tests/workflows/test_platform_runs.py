@@ -1,0 +1,94 @@
+"""Workflows that use the real platform actions against the fake GitHub, Linear and Slack:
+the SPEC §6 example through the webhook, and a Slack outage behind the circuit breaker."""
+
+import threading
+
+from orchestrator.events.dispatch import dispatch_event
+from orchestrator.workflows.models import Run, StepRun
+from tests.workflows.test_end_to_end import github_webhook
+
+SPEC_EXAMPLE = """
+name: pr-opened-to-linear
+trigger:
+  event: github.pull_request.opened
+  when: "{{ not event.data.pull_request.draft }}"
+concurrency: 50
+steps:
+  - id: ticket
+    action: linear.create_issue
+    with:
+      team: ENG
+      title: "Review PR #{{ event.data.number }}: {{ event.data.pull_request.title }}"
+    retry: {max_attempts: 5, backoff: exponential, initial: 100ms, max: 1s}
+    timeout: 30s
+  - id: notify
+    needs: [ticket]
+    action: slack.post_message
+    with:
+      channel: "#eng"
+      text: "{{ steps.ticket.output.identifier }} for PR #{{ event.data.number }}"
+"""
+
+
+def test_a_pr_opened_webhook_creates_a_linear_issue_then_posts_to_slack(
+    client, save_workflow, drive, fake_platforms, settings
+):
+    from tests.workflows.test_end_to_end import SECRET
+
+    settings.GITHUB_WEBHOOK_SECRET = SECRET
+    fake_platforms.fail_next("linear", 1, status=502)  # one transient failure on the way
+    save_workflow(SPEC_EXAMPLE)
+    dispatch_event(github_webhook(client, "pull_request__opened", "delivery-spec"))
+    drive()
+    run = Run.objects.get()
+    assert run.status == "succeeded", run.error
+    ticket = StepRun.objects.get(step_id="ticket")
+    assert ticket.attempts == 2
+    [issue] = fake_platforms.created("linear")
+    assert issue["item"]["title"].startswith("Review PR #42: ")
+    [message] = fake_platforms.created("slack")
+    assert message["item"]["text"] == f"{ticket.output['identifier']} for PR #42"
+    assert fake_platforms.duplicates() == {}
+
+
+def test_steps_wait_while_the_slack_breaker_is_open_and_resume_when_it_closes(
+    save_workflow, drive, fake_platforms, settings, caplog
+):
+    settings.BREAKER_MIN_CALLS = 2
+    settings.BREAKER_WINDOW = 4
+    settings.BREAKER_FAILURE_RATE = 50
+    settings.BREAKER_OPEN_SECONDS = 1
+    settings.BREAKER_HALF_OPEN_PROBES = 1
+    settings.BREAKER_SYNC_MS = 0  # every outcome reaches the shared record at once
+    fake_platforms.set_down("slack")
+    # Six attempts at 100-300 ms backoff are spent in about a second and a half of outage;
+    # only breaker waits, which spend no attempt, carry the steps through three seconds.
+    save_workflow(
+        {
+            "name": "notify",
+            "trigger": {"manual": True},
+            "steps": [
+                {
+                    "id": "post",
+                    "action": "slack.post_message",
+                    "with": {"channel": "#eng", "text": "hello {{ event.n }}"},
+                    "retry": {"max_attempts": 6, "initial": "200ms", "max": "300ms"},
+                }
+            ],
+        }
+    )
+    from orchestrator.workflows import engine
+    from orchestrator.workflows.models import Workflow
+
+    workflow = Workflow.objects.select_related("current_version").get()
+    for n in range(3):
+        engine.create_run(workflow, trigger="manual", input={"n": n})
+    threading.Timer(3.0, fake_platforms.set_down, args=("slack", False)).start()
+    with caplog.at_level("INFO", logger="contexten.breakers"):
+        drive()
+    assert set(Run.objects.values_list("status", flat=True)) == {"succeeded"}
+    assert max(StepRun.objects.values_list("attempts", flat=True)) < 6
+    transitions = [r.getMessage() for r in caplog.records if r.name == "contexten.breakers"]
+    assert any(m.startswith("breaker.open platform=slack") for m in transitions)
+    assert any(m.startswith("breaker.closed platform=slack") for m in transitions)
+    assert len(fake_platforms.created("slack")) == 3
