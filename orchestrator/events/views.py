@@ -7,7 +7,6 @@ worker thread.
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -17,7 +16,7 @@ from orchestrator.events.webhooks import (
     check_size,
     receiver_for,
     refuse,
-    store_delivery,
+    store_in_thread,
     too_large_message,
     verify_and_parse,
 )
@@ -39,15 +38,6 @@ async def webhook(request: HttpRequest, platform: str) -> HttpResponse:
         return render(refuse(platform, refusal))
     answer = await sync_to_async(store_in_thread, thread_sensitive=False)(platform, delivery)
     return render(answer)
-
-
-def store_in_thread(platform: str, delivery) -> Answer:
-    """Store from a worker thread, then hand its connection back to the pool: nothing else
-    would, since Django closes connections only on the thread that finishes the request."""
-    try:
-        return store_delivery(platform, delivery)
-    finally:
-        close_old_connections()
 
 
 def read_capped(request: HttpRequest) -> bytes:

@@ -24,15 +24,16 @@ from types import ModuleType
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.db import DataError
+from django.db import DataError, close_old_connections
 
 from integrations import WEBHOOK_RECEIVERS
-from orchestrator.events.store import store_event
+from orchestrator.events.store import Stored, store_event
 
 logger = logging.getLogger("contexten.webhooks")
 
 # Real payloads nest about 10 deep; anything past this is an attack or a bug.
 MAX_JSON_DEPTH = 64
+CONTAINERS = (dict, list)
 
 
 class Refusal(Exception):
@@ -122,11 +123,30 @@ def store_delivery(platform: str, delivery: Delivery) -> Answer:
     try:
         stored = store_event(platform, delivery.type, delivery.delivery_id, delivery.data_json)
     except DataError as exc:  # e.g. Postgres refuses \u0000 in jsonb
-        return refuse(platform, Refusal(400, "unstorable-payload", f"payload refused: {exc}"))
+        return unstorable(platform, exc)
+    return stored_answer(delivery, stored)
+
+
+def stored_answer(delivery: Delivery, stored: Stored) -> Answer:
     if delivery.bare_ack:
         return Answer(200, None)
     body = {"id": stored.id, "duplicate": stored.duplicate}
     return Answer(200 if stored.duplicate else 202, body)
+
+
+def unstorable(platform: str, exc: Exception) -> Answer:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return refuse(platform, Refusal(400, "unstorable-payload", f"payload refused: {reason}"))
+
+
+def store_in_thread(platform: str, delivery: Delivery) -> Answer:
+    """Store from a worker thread (sync_to_async, not thread-sensitive), then return that
+    thread's connection to the pool: Django only closes connections on the thread that
+    finishes the request, so nothing else would."""
+    try:
+        return store_delivery(platform, delivery)
+    finally:
+        close_old_connections()
 
 
 # --- Shared parsing helpers for receivers ------------------------------------------------------
@@ -159,14 +179,16 @@ def parse_json_object(text: str) -> dict:
 
 
 def depth_exceeds(value, limit: int) -> bool:
-    """Walk containers iteratively (no recursion) and report nesting beyond `limit`."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
+    """Walk the containers level by level (no recursion) and report nesting past `limit`."""
+    level, depth = [value], 1
+    while level:
         if depth > limit:
             return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        below = []
+        for item in level:
+            children = item.values() if type(item) is dict else item
+            below += [child for child in children if type(child) in CONTAINERS]
+        level, depth = below, depth + 1
     return False
 
 
