@@ -9,6 +9,7 @@ from rest_framework.authtoken.models import Token
 # Run in order; each is idempotent and returns a one-line summary.
 DEMO_SEEDERS: list[str] = [
     "orchestrator.core.demo.seed_admin",
+    "orchestrator.flags.demo.seed_flags",
 ]
 
 
