@@ -4,7 +4,9 @@ import importlib
 import sys
 
 # name -> module with a `main(argv: list[str]) -> int`
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "flags": "bench.flags",
+}
 
 
 def main(argv: list[str]) -> int:
