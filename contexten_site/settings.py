@@ -224,6 +224,9 @@ EVENT_SWEEP_INTERVAL_MINUTES = read_int(env, "EVENT_SWEEP_INTERVAL_MINUTES", 1)
 EVENT_RETENTION_DAYS = read_int(env, "EVENT_RETENTION_DAYS", 30)
 # Connections per web process for the webhook fast path (async psycopg, Postgres only).
 WEBHOOK_POOL_MAX = read_int(env, "WEBHOOK_POOL_MAX", 8)
+# Concurrent deliveries share one INSERT and commit; off stores each row on its own.
+WEBHOOK_GROUP_COMMIT = env.bool("WEBHOOK_GROUP_COMMIT", default=True)
+WEBHOOK_INSERT_CONCURRENCY = read_int(env, "WEBHOOK_INSERT_CONCURRENCY", 4)
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

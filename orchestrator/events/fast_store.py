@@ -2,8 +2,8 @@
 
 Same statement and same outcome as `store.store_event` (which SQLite and the Django view use),
 but it runs on the loop through a psycopg `AsyncConnectionPool`, so a webhook costs no thread
-hop and no GIL hand-off (measured: docs/architecture.md, "Events"). The statement is prepared
-by psycopg after its first uses. The doorbell is the same django-q2 task as elsewhere.
+hop and no GIL hand-off, and concurrent deliveries share a commit (`group_commit`). Measured
+in docs/architecture.md, "Events". The doorbell is the same django-q2 task as elsewhere.
 """
 
 import asyncio
@@ -16,26 +16,23 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
-from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
-from orchestrator.events.models import Event, Status
-from orchestrator.events.store import DISPATCH_TASK, Stored, ring_doorbell
+from orchestrator.events.group_commit import MAX_ROWS, GroupInserter, Row, UnstorablePayload
+from orchestrator.events.models import Status
+from orchestrator.events.store import Stored, ring_doorbell
 
+__all__ = ["UnstorablePayload", "close_pools", "enabled", "store_event_async"]
 logger = logging.getLogger("contexten.events")
 
-TABLE = Event._meta.db_table
-INSERT = (
-    f"INSERT INTO {TABLE} (source, type, delivery_id, received_at, status_changed_at, data,"  # noqa: S608
-    " status, attempts, last_error) VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, 0, '')"
-    " ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id"
-)
-EXISTING = f"SELECT id FROM {TABLE} WHERE source = %s AND delivery_id = %s"  # noqa: S608
+DISPATCH_MANY_TASK = "orchestrator.events.dispatch.dispatch_events"
+BATCH_SIZE = 20
 # Connection parameters Django adds for its own cursors; the pool uses psycopg's defaults.
 DJANGO_ONLY_PARAMS = {"cursor_factory", "context", "prepare_threshold"}
 
 # One pool per event loop: uvicorn runs one loop per process; tests run one per test.
 _pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
+_inserters: dict[asyncio.AbstractEventLoop, GroupInserter] = {}
 
 
 def enabled() -> bool:
@@ -64,38 +61,42 @@ async def pool() -> AsyncConnectionPool:
 async def close_pools() -> None:
     """Close the running loop's pool and doorbell client (tests, shutdown)."""
     loop = asyncio.get_running_loop()
+    _inserters.pop(loop, None)
     if created := _pools.pop(loop, None):
         await created.close()
     if doorbell := _doorbells.pop(loop, None):
         await doorbell.client.aclose()
 
 
-class UnstorablePayload(Exception):
-    """Postgres refused the payload (e.g. \\u0000 in a string): a 400, not a retry."""
-
-
 async def store_event_async(source: str, type: str, delivery_id: str, data_json: str) -> Stored:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id; ring the doorbell for a new row."""
+    """Insert through the loop's group inserter; ring the doorbell for a new row."""
     now = timezone.now()
     params = (source, type, delivery_id, now, now, data_json, Status.RECEIVED)
-    async with (await pool()).connection() as connection:
-        try:
-            cursor = await connection.execute(INSERT, params)
-        except pg_errors.DataException as exc:
-            raise UnstorablePayload(str(exc).splitlines()[0]) from exc
-        row = await cursor.fetchone()
-        if row is None:
-            cursor = await connection.execute(EXISTING, (source, delivery_id))
-            return Stored((await cursor.fetchone())[0], duplicate=True)
-    await ring_from_loop(row[0])
-    return Stored(row[0], duplicate=False)
+    outcome = await inserter().insert(Row(source, delivery_id, params))
+    if not outcome.duplicate:
+        await ring_from_loop(outcome.id)
+    return Stored(outcome.id, duplicate=outcome.duplicate)
+
+
+def inserter() -> GroupInserter:
+    loop = asyncio.get_running_loop()
+    if loop not in _inserters:
+        grouped = settings.WEBHOOK_GROUP_COMMIT
+        _inserters[loop] = GroupInserter(
+            pool,
+            concurrency=settings.WEBHOOK_INSERT_CONCURRENCY
+            if grouped
+            else settings.WEBHOOK_POOL_MAX,
+            max_rows=MAX_ROWS if grouped else 1,
+        )
+    return _inserters[loop]
 
 
 async def ring_from_loop(event_id: int) -> None:
-    """Ring without blocking the loop: with Redis, the task is signed now and pushed by the
-    loop's flusher together with any others waiting; the ORM broker runs on a thread."""
+    """Ring without blocking the loop: with Redis, the loop's doorbell pushes the id with
+    any others waiting; the ORM broker is a Django query, so it runs on a thread."""
     if settings.REDIS_URL:
-        async_task(DISPATCH_TASK, event_id, broker=loop_doorbell(), save=False)
+        loop_doorbell().ring(event_id)
     else:
         await sync_to_async(ring_in_thread, thread_sensitive=False)(event_id)
 
@@ -108,33 +109,46 @@ def ring_in_thread(event_id: int) -> None:
 
 
 class LoopDoorbell:
-    """A django-q2 broker for `async_task(..., broker=)` that only buffers the signed task;
-    one coroutine per loop pushes the buffer to the Redis list in a single RPUSH.
+    """Coalesce the doorbells rung while the loop was busy into one django-q2 task per
+    BATCH_SIZE events (`dispatch_events`), pushed with one RPUSH, without blocking the loop.
 
-    A push that fails is logged and dropped: the events are stored, and the sweeper re-drives
-    anything left in `received`.
+    Under light load every batch holds one event, so nothing waits; under heavy load this
+    saves a signed task and a Redis round trip per event. A push that fails is logged and
+    dropped: the events are stored, and the sweeper re-drives anything left in `received`.
     """
 
     def __init__(self):
-        self.list_key = f"django_q:{Conf.CLUSTER_NAME}:q"
         self.client = aioredis.Redis.from_url(settings.REDIS_URL)
-        self.waiting: list[str] = []
+        self.waiting: list[int] = []
+        self.packages: list[str] = []
         self.flushing = False
 
-    def enqueue(self, package: str) -> None:
-        self.waiting.append(package)
+    @property
+    def list_key(self) -> str:
+        return f"django_q:{Conf.CLUSTER_NAME}:q"  # the Redis broker's list
+
+    def ring(self, event_id: int) -> None:
+        self.waiting.append(event_id)
         if not self.flushing:
             self.flushing = True
             asyncio.get_running_loop().create_task(self.flush())
 
+    def enqueue(self, package: str) -> None:
+        """Called by `async_task(..., broker=self)` with the signed task."""
+        self.packages.append(package)
+
     async def flush(self) -> None:
         try:
             while self.waiting:
-                batch, self.waiting = self.waiting, []
+                ids, self.waiting = self.waiting, []
+                for start in range(0, len(ids), BATCH_SIZE):
+                    batch = ids[start : start + BATCH_SIZE]
+                    async_task(DISPATCH_MANY_TASK, batch, broker=self, save=False)
+                packages, self.packages = self.packages, []
                 try:
-                    await self.client.rpush(self.list_key, *batch)
+                    await self.client.rpush(self.list_key, *packages)
                 except Exception:  # Redis down: the sweeper re-drives these events
-                    logger.exception("events.doorbell-failed", extra={"count": len(batch)})
+                    logger.exception("events.doorbell-failed", extra={"count": len(ids)})
         finally:
             self.flushing = False
 
