@@ -6,6 +6,7 @@ import sys
 # name -> module with a `main(argv: list[str]) -> int`
 BENCHMARKS: dict[str, str] = {
     "flags": "bench.flags",
+    "http_clients": "bench.http_clients",
 }
 
 
