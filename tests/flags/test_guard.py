@@ -172,12 +172,18 @@ async def test_rollback_is_announced_on_the_dashboard_group(settings):
 
 
 def breach_and_guard() -> None:
-    services.save_flag(
-        guarded({"max_error_rate": 0.1, "source": "github", "min_samples": 1}, []),
-        actor=services.Actor("t"),
-    )
-    step_outcomes(*GITHUB_ISSUE, failed=3, succeeded=0)
-    guard.run_guards()
+    """Runs on sync_to_async's thread: close its connection, or it outlives the test DB."""
+    from django.db import connection
+
+    try:
+        services.save_flag(
+            guarded({"max_error_rate": 0.1, "source": "github", "min_samples": 1}, []),
+            actor=services.Actor("t"),
+        )
+        step_outcomes(*GITHUB_ISSUE, failed=3, succeeded=0)
+        guard.run_guards()
+    finally:
+        connection.close()
 
 
 @pytest.mark.django_db(transaction=False)  # transactional tests flush migrated rows
