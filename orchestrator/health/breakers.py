@@ -286,7 +286,38 @@ check_slack = partial(check_breaker, "slack")
 
 
 def register_checks() -> None:
+    """Add the breaker health checks and the Django system check for their settings."""
+    from django.core import checks
+
     from orchestrator.health.checks import register
 
     for platform in PLATFORMS:
         register(f"{platform}:breaker", f"orchestrator.health.breakers.check_{platform}")
+    checks.register(check_settings)
+
+
+def settings_problems() -> list[str]:
+    """One line per breaker, pool or timeout setting that cannot work."""
+    problems = []
+    if not 0 < settings.BREAKER_FAILURE_RATE <= 100:
+        problems.append("BREAKER_FAILURE_RATE must be a percentage between 1 and 100")
+    if not 1 <= settings.BREAKER_WINDOW <= 1000:
+        problems.append("BREAKER_WINDOW must be between 1 and 1000 calls")
+    if settings.BREAKER_MIN_CALLS > settings.BREAKER_WINDOW:
+        problems.append("BREAKER_MIN_CALLS exceeds BREAKER_WINDOW: the breaker could never open")
+    if settings.BREAKER_HALF_OPEN_PROBES < 1:
+        problems.append("BREAKER_HALF_OPEN_PROBES must be at least 1")
+    if settings.PLATFORM_HTTP_TIMEOUT <= 0:
+        problems.append("PLATFORM_HTTP_TIMEOUT must be more than 0 seconds")
+    problems += [
+        f"{p.upper()}_POOL_MAX must be at least 1"
+        for p in PLATFORMS
+        if getattr(settings, f"{p.upper()}_POOL_MAX") < 1
+    ]
+    return problems
+
+
+def check_settings(app_configs=None, **kwargs):
+    from django.core.checks import Error
+
+    return [Error(problem, id="contexten.E201") for problem in settings_problems()]

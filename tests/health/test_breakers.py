@@ -199,3 +199,18 @@ def test_breaker_reset_here_is_closed_in_another_process(subprocess_env, small_b
     assert run_child(subprocess_env, "read") == "open"
     breakers.reset("slack")
     assert run_child(subprocess_env, "read") == "closed"
+
+
+# --- settings ------------------------------------------------------------------------------
+def test_default_breaker_settings_pass_the_system_check():
+    assert breakers.check_settings() == []
+
+
+def test_min_calls_above_window_fails_the_system_check(settings):
+    settings.BREAKER_MIN_CALLS = 50
+    settings.SLACK_POOL_MAX = 0
+    messages = [error.msg for error in breakers.check_settings()]
+    assert messages == [
+        "BREAKER_MIN_CALLS exceeds BREAKER_WINDOW: the breaker could never open",
+        "SLACK_POOL_MAX must be at least 1",
+    ]
