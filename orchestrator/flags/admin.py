@@ -187,6 +187,10 @@ class FlagAdmin(admin.ModelAdmin):
         for formset in formsets:  # what the admin's change message reads after a save
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
+    def has_delete_permission(self, request, obj=None):
+        """Deleting would erase the audit history: the kill switch is the way to retire."""
+        return False
+
     def get_urls(self):
         restore = self.admin_site.admin_view(self.restore_view)
         route = path("<int:flag_id>/restore/<int:version>/", restore, name="flags_flag_restore")

@@ -1,5 +1,6 @@
 """REST: /api/flags/ looked up by key, with rollout, rollback and history actions (SPEC §7)."""
 
+from django.db import IntegrityError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -108,6 +109,8 @@ class FlagViewSet(viewsets.GenericViewSet):
             )
         except FlagDocumentError as exc:
             raise ValidationError(str(exc)) from None
+        except IntegrityError:  # a concurrent create of the same key won the race
+            raise ValidationError(f"flag {data.get('key')!r} already exists") from None
 
     @extend_schema(request=RolloutSerializer, responses=FlagSerializer)
     @action(detail=True, methods=["post"])

@@ -138,3 +138,9 @@ def test_changelist_search_and_filter(operator, make_flag):
     make_flag({"key": "other", "enabled": False})
     page = operator.get("/admin/flags/flag/?q=checkout&enabled__exact=1").content.decode()
     assert "new-checkout" in page and ">other<" not in page
+
+
+def test_flags_cannot_be_deleted_so_history_survives(operator, make_flag):
+    flag = make_flag(FULL_FLAG)
+    assert operator.post(f"/admin/flags/flag/{flag.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Flag.objects.exists() and FlagVersion.objects.exists()

@@ -135,3 +135,9 @@ def test_unknown_flag_is_404(api_client):
 def test_anonymous_is_refused(client, make_flag):
     make_flag(FULL_FLAG)
     assert client.get("/api/flags/").status_code in (401, 403)
+
+
+def test_openapi_schema_describes_the_flag_actions(client):
+    schema = client.get("/api/schema/").content.decode()
+    assert "/api/flags/{key}/rollout/" in schema
+    assert "/api/flags/{key}/history/" in schema
