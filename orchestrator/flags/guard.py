@@ -94,6 +94,7 @@ def health_problem() -> str | None:
 def run_guards(now: datetime | None = None) -> list[str]:
     """The scheduled job: check every watched flag; answer one line per flag acted on."""
     now = now or timezone.now()
+    follow_interval_setting()
     lines = []
     for flag_id in watched_flag_ids():
         try:
@@ -200,19 +201,32 @@ def notify_dashboard(outcome: RolledBack) -> None:
     async_to_sync(get_channel_layer().group_send)(DASHBOARD_GROUP, message)
 
 
+def schedule_cron() -> str:
+    # croniter's sixth field is seconds; django-q2's scheduler looks every 30 s, so the
+    # effective interval is max(setting, ~30 s).
+    seconds = max(1, min(59, settings.FLAGS_GUARD_INTERVAL_SECONDS))
+    return f"* * * * * */{seconds}"
+
+
+def follow_interval_setting() -> None:
+    """Keep the schedule on FLAGS_GUARD_INTERVAL_SECONDS after the setting changes."""
+    from django_q.models import Schedule
+
+    cron = schedule_cron()
+    Schedule.objects.filter(name=SCHEDULE_NAME).exclude(cron=cron).update(cron=cron)
+
+
 def ensure_schedule() -> str:
     """Create or update the guard's django-q2 schedule (idempotent; run by migrate and demo)."""
     from django_q.models import Schedule
 
-    seconds = max(1, min(59, settings.FLAGS_GUARD_INTERVAL_SECONDS))
     _, created = Schedule.objects.update_or_create(
         name=SCHEDULE_NAME,
         defaults={
             "func": "orchestrator.flags.guard.run_guards",
             "schedule_type": Schedule.CRON,
-            # croniter's sixth field is seconds; django-q2 looks at schedules every 30 s.
-            "cron": f"* * * * * */{seconds}",
+            "cron": schedule_cron(),
             "repeats": -1,
         },
     )
-    return f"flag guard schedule {'created' if created else 'kept'} (every {seconds}s)"
+    return f"flag guard schedule {'created' if created else 'kept'} ({schedule_cron()!r})"

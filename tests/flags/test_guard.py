@@ -197,6 +197,15 @@ def test_schedule_exists_after_migrate_and_ensure_is_idempotent():
     assert (schedule.func, schedule.schedule_type) == ("orchestrator.flags.guard.run_guards", "C")
 
 
+@pytest.mark.django_db(transaction=False)
+def test_the_job_follows_a_changed_interval_setting(settings):
+    from django_q.models import Schedule
+
+    settings.FLAGS_GUARD_INTERVAL_SECONDS = 45
+    guard.run_guards()
+    assert Schedule.objects.get(name="flags.guard").cron == "* * * * * */45"
+
+
 def test_check_guard_window_excludes_old_failures(make_flag):
     step_outcomes(*GITHUB_ISSUE, failed=5, succeeded=0)
     from orchestrator.flags.schema import Guard
