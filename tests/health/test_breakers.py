@@ -214,3 +214,26 @@ def test_min_calls_above_window_fails_the_system_check(settings):
         "BREAKER_MIN_CALLS exceeds BREAKER_WINDOW: the breaker could never open",
         "SLACK_POOL_MAX must be at least 1",
     ]
+
+
+# --- admin ---------------------------------------------------------------------------------
+def test_admin_lists_breakers_with_live_state_and_resets_them(client, staff_user, small_breakers):
+    from orchestrator.health.models import BreakerState
+
+    # The 0002 migration seeds these; transactional tests flush them, so make sure here.
+    slack_row, _ = BreakerState.objects.get_or_create(platform="slack")
+    BreakerState.objects.get_or_create(platform="github")
+    small_breakers.BREAKER_OPEN_SECONDS = 30
+    open_breaker("slack")
+    client.force_login(staff_user)
+    page = client.get("/admin/health/breakerstate/")
+    assert page.status_code == 200
+    assert b'<td class="field-live_state">open</td>' in page.content
+    assert b'<td class="field-live_state">closed</td>' in page.content
+    answer = client.post(
+        "/admin/health/breakerstate/",
+        {"action": "reset_breakers", "_selected_action": [slack_row.pk]},
+        follow=True,
+    )
+    assert b"Closed: slack." in answer.content
+    assert breakers.breaker_state("slack") == "closed"
