@@ -65,6 +65,8 @@ async def close_pools() -> None:
     if created := _pools.pop(loop, None):
         await created.close()
     if doorbell := _doorbells.pop(loop, None):
+        if doorbell.task is not None:
+            await doorbell.task  # push what was rung before closing the client
         await doorbell.client.aclose()
 
 
@@ -122,6 +124,7 @@ class LoopDoorbell:
         self.waiting: list[int] = []
         self.packages: list[str] = []
         self.flushing = False
+        self.task: asyncio.Task | None = None
 
     @property
     def list_key(self) -> str:
@@ -131,7 +134,7 @@ class LoopDoorbell:
         self.waiting.append(event_id)
         if not self.flushing:
             self.flushing = True
-            asyncio.get_running_loop().create_task(self.flush())
+            self.task = asyncio.get_running_loop().create_task(self.flush())
 
     def enqueue(self, package: str) -> None:
         """Called by `async_task(..., broker=self)` with the signed task."""

@@ -11,7 +11,7 @@ payloads (measurements in docs/architecture.md).
 import asyncio
 from dataclasses import dataclass
 
-from psycopg import errors as pg_errors
+import psycopg
 
 from orchestrator.events.models import Event
 
@@ -89,7 +89,7 @@ async def insert_rows(connection, rows: list[Row]) -> list:
     """Insert the rows in one statement; a payload Postgres refuses fails only its own row."""
     try:
         inserted = await execute_insert(connection, rows)
-    except pg_errors.DataException as exc:
+    except psycopg.DataError as exc:  # SQLSTATE class 22: the value itself is refused
         if len(rows) == 1:
             return [UnstorablePayload(str(exc).splitlines()[0])]
         return [(await insert_rows(connection, [row]))[0] for row in rows]

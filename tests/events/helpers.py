@@ -6,6 +6,7 @@ from django.utils import timezone
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
+from orchestrator.events.fast_store import DISPATCH_MANY_TASK
 from orchestrator.events.models import Event
 from orchestrator.events.store import DISPATCH_TASK, doorbell_broker, store_payload
 
@@ -29,8 +30,13 @@ def queued_dispatches() -> list[int]:
         packs = broker.connection.lrange(broker.list_key, 0, -1)
     else:
         packs = list(OrmQ.objects.values_list("payload", flat=True))
-    tasks = [SignedPackage.loads(pack) for pack in packs]
-    return [task["args"][0] for task in tasks if task["func"] == DISPATCH_TASK]
+    ids = []
+    for task in (SignedPackage.loads(pack) for pack in packs):
+        if task["func"] == DISPATCH_TASK:
+            ids.append(task["args"][0])
+        elif task["func"] == DISPATCH_MANY_TASK:  # the fast path's batched doorbell
+            ids.extend(task["args"][0])
+    return ids
 
 
 def make_event(delivery: str = "d-1", type: str = "github.push", **fields) -> Event:
