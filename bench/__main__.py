@@ -7,6 +7,7 @@ import sys
 BENCHMARKS: dict[str, str] = {
     "flags": "bench.flags",
     "http_clients": "bench.http_clients",
+    "ingest": "bench.ingest",
 }
 
 
