@@ -8,6 +8,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
@@ -149,7 +150,7 @@ class FlagAdmin(admin.ModelAdmin):
         "plan_steps",
         "rollout_paused",
         "version",
-        "last_good_version",
+        "last_change",
         "updated_at",
     ]
     list_filter = ["enabled", "rollout_paused"]
@@ -171,6 +172,28 @@ class FlagAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         """The key is fixed once created: clients evaluate it by name."""
         return [*self.readonly_fields, "key"] if obj else self.readonly_fields
+
+    def get_queryset(self, request):
+        """Annotate the latest version's action and reason (one query for the whole page)."""
+        latest = FlagVersion.objects.filter(flag=OuterRef("pk")).order_by("-version")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_action=Subquery(latest.values("action")[:1]),
+                last_reason=Subquery(latest.values("reason")[:1]),
+            )
+        )
+
+    @admin.display(description="last change")
+    def last_change(self, flag: Flag):
+        """What happened last; a guard rollback stands out, so operators see it at once."""
+        action, reason = getattr(flag, "last_action", ""), getattr(flag, "last_reason", "")
+        if action == "guard-rollback":
+            return format_html(
+                '<strong style="color:#ba2121">rolled back by guard</strong>: {}', reason
+            )
+        return f"{action}: {reason}" if reason else action
 
     @admin.display(description="plan steps")
     def plan_steps(self, flag: Flag) -> int:

@@ -144,3 +144,12 @@ def test_flags_cannot_be_deleted_so_history_survives(operator, make_flag):
     flag = make_flag(FULL_FLAG)
     assert operator.post(f"/admin/flags/flag/{flag.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Flag.objects.exists() and FlagVersion.objects.exists()
+
+
+def test_changelist_shows_a_guard_rollback_at_once(operator, make_flag):
+    from orchestrator.flags import guard
+
+    flag = make_flag(FULL_FLAG)
+    guard.roll_back(flag, "error rate 9/10 = 90% over the 5% limit")
+    page = operator.get("/admin/flags/flag/").content.decode()
+    assert "rolled back by guard" in page and "90% over the 5% limit" in page
