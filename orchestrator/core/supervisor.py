@@ -112,22 +112,24 @@ class Supervisor:
         self.stopping = True
 
     def stop(self) -> None:
-        """SIGTERM every child's process group, then SIGKILL what outlives the grace period."""
+        """SIGTERM every child, then SIGKILL the process group of any that outlives the grace."""
         self.stopping = True
+        # SIGTERM the leaders only: uvicorn and qcluster each stop their own children in
+        # order, and signalling the whole group makes django-q2's shutdown stall.
         for child in self.children.values():
-            signal_group(child, signal.SIGTERM)
+            if child.poll() is None:
+                child.terminate()
         deadline = time.monotonic() + STOP_GRACE_S
         for child in self.children.values():
             remaining = max(0.1, deadline - time.monotonic())
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                signal_group(child, signal.SIGKILL)
-                child.wait()
+            # Whatever is left in the group (a hung leader, or the orphans of one that was
+            # killed) goes too, so nothing outlives the supervisor.
+            kill_group(child)
+            child.wait()
 
 
-def signal_group(child: subprocess.Popen, signum: int) -> None:
-    if child.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(child.pid, signum)
+def kill_group(child: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
