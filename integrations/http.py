@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -86,16 +87,22 @@ class PlatformClient:
         url = self.base_url + path
         async with self.session.request(method, url, timeout=timeout, **kwargs) as response:
             body = await response.read()
-            data = None
-            if body and "json" in (response.content_type or ""):
-                data = await response.json(content_type=None)
-            return Answer(
-                response.status, dict(response.headers), data, response.headers.get("ETag")
-            )
+            etag = response.headers.get("ETag")
+            return Answer(response.status, dict(response.headers), decode(body), etag)
 
     def check(self, answer: Answer) -> PlatformError | None:
         """Classify the HTTP status; platforms extend this for errors inside 200 bodies."""
         return status_error(self.platform, answer)
+
+
+def decode(body: bytes) -> Any:
+    """JSON when it parses; otherwise the start of the text (a proxy's HTML error page)."""
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body[:200].decode(errors="replace")
 
 
 def status_error(platform: str, answer: Answer) -> PlatformError | None:

@@ -61,13 +61,9 @@ async def create_issue(params: CreateIssueInput, context: ActionContext) -> dict
 async def create_comment(params: CreateCommentInput, context: ActionContext) -> dict:
     """Comment on an issue; answer {"id", "url"}."""
     client = await linear()
-    fields = {"id": client_id(context.idempotency_key, "comment"), "issueId": params.issue_id,
-              "body": params.body}  # fmt: skip
-    try:
+    comment_id = client_id(context.idempotency_key, "comment")
+    comment = await client.comment(comment_id) if context.attempt > 1 else None
+    if comment is None:
+        fields = {"id": comment_id, "issueId": params.issue_id, "body": params.body}
         comment = await client.create_comment(fields)
-    except Exception as exc:
-        # A retry whose first attempt landed: the id is taken, so the comment exists.
-        if context.attempt > 1 and "already exists" in str(exc):
-            return {"id": fields["id"], "url": ""}
-        raise
     return {"id": comment.id, "url": comment.url}

@@ -36,6 +36,7 @@ COMMENT_CREATE = (
     "mutation CommentCreate($input: CommentCreateInput!) "
     "{ commentCreate(input: $input) { success comment { id url } } }"
 )
+COMMENT_BY_ID = "query Comment($id: String!) { comment(id: $id) { id url } }"
 TEAMS = "query Teams($key: String) { teams(filter: {key: {eq: $key}}) { nodes { id key name } } }"
 
 
@@ -78,13 +79,21 @@ class LinearClient(PlatformClient):
 
     async def issue(self, issue_id: str) -> LinearIssue | None:
         """The issue with this id or identifier, or None when there is none."""
+        data = await self.find(ISSUE_BY_ID, issue_id)
+        return LinearIssue.model_validate(data["issue"]) if data.get("issue") else None
+
+    async def comment(self, comment_id: str) -> LinearComment | None:
+        data = await self.find(COMMENT_BY_ID, comment_id)
+        return LinearComment.model_validate(data["comment"]) if data.get("comment") else None
+
+    async def find(self, query: str, entity_id: str) -> dict:
+        """Run a by-id query; an "Entity not found" answer is an empty result, not an error."""
         try:
-            data = await self.graphql(ISSUE_BY_ID, {"id": issue_id})
+            return await self.graphql(query, {"id": entity_id})
         except PlatformError as exc:
             if exc.permanent and "not found" in str(exc).lower():
-                return None
+                return {}
             raise
-        return LinearIssue.model_validate(data["issue"]) if data.get("issue") else None
 
     async def create_comment(self, fields: dict[str, Any]) -> LinearComment:
         data = await self.graphql(COMMENT_CREATE, {"input": fields})

@@ -6,6 +6,7 @@ with HTTP 200 and `{"ok": false, "error": "<code>"}`; rate limits answer 429 + R
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from integrations import cache
 from integrations.http import Answer, PlatformClient, PlatformError, session_for
 
 # Error codes that say Slack, not the request, is at fault: retry, and count as an outage.
+JSON = {"Content-Type": "application/json; charset=utf-8"}
 OUTAGE_CODES = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
@@ -28,9 +30,14 @@ class SlackClient(PlatformClient):
     platform = "slack"
 
     async def api(self, method: str, **params: Any) -> dict:
-        """Call a Web API method with a JSON body; answer the whole `ok` body."""
-        answer = await self.call("POST", f"/{method}", json=params)
+        """Call a Web API write method with a JSON body; answer the whole `ok` body."""
+        answer = await self.call("POST", f"/{method}", data=json.dumps(params), headers=JSON)
         return answer.data
+
+    async def read(self, method: str, **params: Any) -> dict:
+        """Call a read method form-encoded (Slack refuses JSON bodies for some of them)."""
+        form = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
+        return (await self.call("POST", f"/{method}", data=form)).data
 
     def check(self, answer: Answer) -> PlatformError | None:
         error = super().check(answer)
@@ -49,7 +56,7 @@ class SlackClient(PlatformClient):
 
     async def recent_messages(self, channel: str, oldest: str = "0") -> list[dict]:
         """The channel's latest messages, metadata included (for finding our own posts)."""
-        data = await self.api("conversations.history", channel=channel, oldest=oldest,
+        data = await self.read("conversations.history", channel=channel, oldest=oldest,
                               limit=100, include_all_metadata=True)  # fmt: skip
         return data.get("messages", [])
 
@@ -57,7 +64,7 @@ class SlackClient(PlatformClient):
         """The channel (by id or #name), from the two-level cache."""
 
         async def fetch(stale: cache.Entry | None) -> cache.Entry:
-            return cache.Entry((await self.api("conversations.info", channel=ref))["channel"])
+            return cache.Entry((await self.read("conversations.info", channel=ref))["channel"])
 
         return await cache.lookup(f"slack:channel:{settings.SLACK_API_URL}:{ref}", fetch)
 

@@ -1,4 +1,4 @@
-"""The fake Linear GraphQL API: issueCreate, commentCreate, issue, teams and team.
+"""The fake Linear GraphQL API: issueCreate, commentCreate, issue, comment, teams, team.
 
 Not a GraphQL parser: the operation is found by its root field name in the query text,
 and arguments are read from `variables` only (which is how the real clients send them).
@@ -19,7 +19,7 @@ from tests.fakes.state import iso
 if TYPE_CHECKING:
     from tests.fakes.platforms import Call, FakePlatforms
 
-OPERATIONS = ("issueCreate", "commentCreate", "issue", "teams", "team", "viewer")
+OPERATIONS = ("issueCreate", "commentCreate", "issue", "comment", "teams", "team", "viewer")
 ROOT_FIELD = re.compile(r"\{\s*(\w+)\s*[({]")
 
 
@@ -125,6 +125,13 @@ def _issue(state, variables) -> web.Response:
     return web.json_response({"data": {"issue": issue}})
 
 
+def _comment(state, variables) -> web.Response:
+    comment = state.linear_comments.get(variables.get("id") or "")
+    if comment is None:
+        return graphql_error("Entity not found: Comment", "INVALID_INPUT")
+    return web.json_response({"data": {"comment": comment}})
+
+
 def _teams(state, variables) -> web.Response:
     key = variables.get("key")
     nodes = [
@@ -151,6 +158,7 @@ HANDLERS = {
     "issueCreate": _issue_create,
     "commentCreate": _comment_create,
     "issue": _issue,
+    "comment": _comment,
     "teams": _teams,
     "team": _team,
     "viewer": _viewer,

@@ -24,7 +24,8 @@ Endpoints, with the real response shapes (see github_api.py, linear_api.py, slac
       GETs carry an ETag; a matching If-None-Match answers 304 and costs no rate limit.
       Every answer carries X-RateLimit-Limit/Remaining/Reset/Used/Resource.
     Linear  POST /graphql, operations found by root field: issueCreate, commentCreate,
-            issue(id), teams(filter), team(id). Arguments come from `variables` only.
+            issue(id), comment(id), teams(filter), team(id), viewer. Arguments come from
+            `variables` only.
     Slack   POST /api/chat.postMessage (JSON or form), /api/auth.test,
             /api/conversations.info, /api/conversations.list, /api/conversations.history
 
@@ -118,7 +119,7 @@ class FakePlatforms:
         self._calls: list[Call] = []
         self._behaviour: dict[str, Behaviour] = defaultdict(Behaviour)
         self.state = PlatformState()
-        self._in_flight = self._peak = 0
+        self._in_flight = self._peak = self._generation = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -211,7 +212,8 @@ class FakePlatforms:
             self._calls.clear()
             self._behaviour.clear()
             self.state = PlatformState()
-            self._peak = self._in_flight
+            self._generation += 1
+            self._in_flight = self._peak = 0
 
     def add_repo(self, full_name: str, **fields) -> dict:
         with self._lock:
@@ -278,13 +280,15 @@ class FakePlatforms:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         platform = request.match_info["platform"]
         path = "/" + request.match_info["tail"]
-        self._in_flight += 1  # only the server loop touches it
+        generation = self._generation  # requests from before a reset() do not count
+        self._in_flight += 1  # only the server loop touches these two
         self._peak = max(self._peak, self._in_flight)
         try:
             call = await self._record(request, platform, path)
             response = await self._answer(request, call)
         finally:
-            self._in_flight -= 1
+            if generation == self._generation:
+                self._in_flight -= 1
         call.status = response.status
         return response
 
