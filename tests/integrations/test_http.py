@@ -154,3 +154,10 @@ def test_sessions_of_closed_loops_are_forgotten():
     http._forget_closed_loops()
     assert session.closed
     assert all(not loop.is_closed() for loop, _ in http._sessions.values())
+
+
+def test_non_json_error_page_becomes_a_short_message():
+    page = b"<html><body>502 Bad Gateway</body></html>" * 20
+    error = status_error("github", Answer(502, {}, http.decode(page)))
+    assert "502 Bad Gateway" in str(error)
+    assert len(str(error)) < 300
