@@ -1,0 +1,69 @@
+"""The guard as it runs in production: `manage.py serve` (web + qcluster), the scheduled job
+firing on its own, workflow steps failing against the fake GitHub, Slack told by a worker."""
+
+import time
+
+from orchestrator.flags import services
+from orchestrator.flags.models import Flag
+from orchestrator.workflows import definitions, engine
+from orchestrator.workflows.models import StepRun
+from tests.conftest import free_port, start_served, wait_for_http
+
+PAST = "2020-01-01T00:00:00Z"
+
+
+def wait_until(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_served_workers_roll_back_a_flag_when_github_fails(subprocess_env, fake_platforms):
+    fake_platforms.set_down("github")
+    workflow = definitions.create_workflow(
+        {
+            "name": "file-issue",
+            "trigger": {"event": "github.push"},
+            "steps": [
+                {
+                    "id": "issue",
+                    "action": "github.create_issue",
+                    "with": {"repo": "acme/widgets", "title": "probe"},
+                    "retry": {"max_attempts": 1},
+                }
+            ],
+        }
+    )
+    services.save_flag(
+        {
+            "key": "new-checkout",
+            "enabled": True,
+            "rollout": {"percentage": 20, "plan": [{"percentage": 40, "at": PAST}]},
+            "guard": {"max_error_rate": 0.25, "source": "github", "min_samples": 3},
+        },
+        actor=services.Actor("operator"),
+    )
+    env = subprocess_env | fake_platforms.env() | {"FLAGS_SLACK_CHANNEL": "#alerts"}
+    port = free_port()
+    process = start_served(env, port)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health/live", process=process)
+        for _ in range(4):
+            engine.create_run(workflow, trigger="manual")
+        assert wait_until(lambda: StepRun.objects.filter(status="failed").count() == 4, 60)
+        # django-q2's scheduler first looks 30 s after the cluster starts, then every 30 s.
+        assert wait_until(lambda: Flag.objects.get().rollout_paused, 120), "guard never acted"
+        # The worker announces after its commit: give it a moment before stopping it.
+        assert wait_until(lambda: fake_platforms.created("slack"), 20), "Slack never told"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    flag = Flag.objects.get()
+    latest = flag.versions.get(version=flag.version)
+    assert (latest.action, latest.actor) == ("guard-rollback", "guard")
+    assert "for integration github" in latest.reason
+    [message] = [item["item"] for item in fake_platforms.created("slack")]
+    assert "new-checkout" in message["text"] and "rolled back" in message["text"]
