@@ -21,8 +21,7 @@ def wait_until(predicate, timeout_s: float) -> bool:
     return False
 
 
-def test_served_workers_roll_back_a_flag_when_github_fails(subprocess_env, fake_platforms):
-    fake_platforms.set_down("github")
+def failing_workflow_and_guarded_flag():
     workflow = definitions.create_workflow(
         {
             "name": "file-issue",
@@ -46,6 +45,12 @@ def test_served_workers_roll_back_a_flag_when_github_fails(subprocess_env, fake_
         },
         actor=services.Actor("operator"),
     )
+    return workflow
+
+
+def test_served_workers_roll_back_a_flag_when_github_fails(subprocess_env, fake_platforms):
+    fake_platforms.set_down("github")
+    workflow = failing_workflow_and_guarded_flag()
     env = subprocess_env | fake_platforms.env() | {"FLAGS_SLACK_CHANNEL": "#alerts"}
     port = free_port()
     process = start_served(env, port)
