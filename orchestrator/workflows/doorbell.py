@@ -21,14 +21,18 @@ KEY_PREFIX = "contexten:workflows:"
 DEBOUNCE_S = 0.3
 
 
-def ring(*, force: bool = False) -> bool:
-    """Queue a runner task unless one is active or was just queued; answer whether queued."""
+def ring(*, force: bool = False, takeover: bool = False) -> bool:
+    """Queue a runner task unless one is active or was just queued; answer whether queued.
+
+    `takeover` asks the runner to wait out a (dead) holder's lease rather than leave.
+    """
     if not force and (lease_holder(RUNNER) or not take_lease(DOORBELL, "ring", DEBOUNCE_S)):
         return False
     from django_q.tasks import async_task
 
     async_task(
         "orchestrator.workflows.runner.run_ready_steps",
+        takeover,
         task_name="workflows.run_ready_steps",
         broker=_broker(),
         save=False,

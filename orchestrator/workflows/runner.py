@@ -26,14 +26,22 @@ from orchestrator.workflows.steps import Job, Outcome
 logger = logging.getLogger("contexten.workflows")
 
 HEARTBEAT_EVERY_S = 5.0
-LEASE_TTL_S = 10.0
+LEASE_TTL_S = 5.0  # refreshed every second; a dead runner's lapses this fast
 LINGER_S = 2.0  # stay a moment after the last step: bursts arrive in waves
 
 
-def run_ready_steps() -> int:
-    """django-q2 task: drive due steps until none are left; answer how many were recorded."""
+def run_ready_steps(takeover: bool = False) -> int:
+    """django-q2 task: drive due steps until none are left; answer how many were recorded.
+
+    One runner drives at a time (it holds the runner lease); a duplicate doorbell's task
+    leaves at once rather than hold a worker. `takeover` (the sweeper, after finding a dead
+    worker's steps) waits for a dead runner's lease to lapse instead.
+    """
     close_old_connections()
-    return asyncio.run(Runner().drive())
+    runner = Runner()
+    if not runner.acquire(wait_s=LEASE_TTL_S + 1 if takeover else 0):
+        return 0
+    return asyncio.run(runner.drive())
 
 
 async def execute_job(job: Job) -> Outcome:
@@ -80,6 +88,15 @@ class Runner:
         self.finished: list[Outcome] = []
         self.recorded = 0
 
+    def acquire(self, wait_s: float) -> bool:
+        """Take the runner lease, waiting up to `wait_s` for another holder's to lapse."""
+        deadline = time.monotonic() + wait_s
+        while not doorbell.take_lease(doorbell.RUNNER, self.id, LEASE_TTL_S):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.5)
+        return True
+
     async def db(self, func, *args):
         return await asyncio.get_running_loop().run_in_executor(
             self.db_thread, partial(func, *args)
@@ -89,12 +106,16 @@ class Runner:
         start = time.monotonic()
         self.claim_until = start + settings.WORKFLOW_RUNNER_LIFETIME
         self.last_beat = self.last_lease = start
-        await self.db(doorbell.take_lease, doorbell.RUNNER, self.id, LEASE_TTL_S)
+        logger.info("workflows.runner.start runner=%s", self.id)
         try:
             await self._loop()
         finally:
             await self.db(self._close)
             self.db_thread.shutdown(wait=True)
+            logger.info(
+                "workflows.runner.exit runner=%s recorded=%d lived=%.1fs",
+                self.id, self.recorded, time.monotonic() - start,
+            )  # fmt: skip
         return self.recorded
 
     async def _loop(self) -> None:
@@ -164,8 +185,8 @@ class Runner:
     def _close(self) -> None:
         """On the database thread: hand over remaining work, then close its connection."""
         try:
+            doorbell.release_lease(doorbell.RUNNER, self.id)
             if engine.seconds_until_next_due(settings.WORKFLOW_RUNNER_MAX_WAIT) is not None:
-                doorbell.release_lease(doorbell.RUNNER, self.id)
                 doorbell.ring(force=True)
         finally:
             connections.close_all()

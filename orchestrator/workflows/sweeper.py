@@ -30,8 +30,9 @@ def sweep() -> dict:
     }
     if engine.seconds_until_next_due(0) is not None:
         # Re-driven steps mean a runner died; its lease may still look alive for a few seconds.
-        force = bool(counts["redriven"]) or doorbell.lease_holder(doorbell.RUNNER) is None
-        counts["rang"] = doorbell.ring(force=force)
+        takeover = bool(counts["redriven"])
+        force = takeover or doorbell.lease_holder(doorbell.RUNNER) is None
+        counts["rang"] = doorbell.ring(force=force, takeover=takeover)
     if any(counts.values()):
         logger.info("workflows.sweep %s", counts)
     return counts
