@@ -5,6 +5,10 @@
 sends N concurrent calls through one pooled client and reports wall time (median of the
 repeats), CPU seconds and the process's peak RSS. The last scenario goes through the
 project's own Slack client (aiohttp plus breaker bookkeeping and error classification).
+
+The HTTP/2 scenarios use a second server, hypercorn speaking cleartext HTTP/2 with 100
+streams per connection (what GitHub and Slack front ends typically allow), since aiohttp's
+server speaks only HTTP/1.1; the aiohttp row against it is that server's reference.
 """
 
 from __future__ import annotations
@@ -69,6 +73,54 @@ async def with_project_client(url: str, headers: dict, calls: int, pool: int) ->
     await asyncio.gather(*(client.api("auth.test") for _ in range(calls)))
 
 
+async def with_httpx_h2(url: str, headers: dict, calls: int, pool: int) -> None:
+    limits = httpx.Limits(max_connections=pool)
+    async with httpx.AsyncClient(
+        http1=False, http2=True, limits=limits, timeout=120, headers=headers
+    ) as client:
+        answers = await asyncio.gather(*(client.post(url) for _ in range(calls)))
+    assert all(a.status_code == 200 and a.http_version == "HTTP/2" for a in answers)
+
+
+async def slow_asgi_app(scope, receive, send) -> None:
+    """Answer every request after DELAY_S, like the fake platforms do."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await asyncio.sleep(DELAY_S)
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b'{"ok": true}'})
+
+
+def serve_h2(port: str) -> None:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind, config.backlog, config.accesslog = [f"127.0.0.1:{port}"], 2048, None
+    config.h2_max_concurrent_streams = 100
+    asyncio.run(serve(slow_asgi_app, config))
+
+
+def start_h2_server() -> tuple[subprocess.Popen, str]:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    code = f"from bench.http_clients import serve_h2; serve_h2({port!r})"
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", int(port)), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return process, f"http://127.0.0.1:{port}/slow"
+
+
 def measure(runner, url, headers, calls, pool, repeats) -> dict:
     walls, cpus = [], []
     for _ in range(repeats):
@@ -104,6 +156,16 @@ SCENARIOS = [  # (label, runner, calls, pool)
     ("httpx, pool 15 (SPEC Slack max)", with_httpx, 150, 15),
     ("project Slack client, pool 1000", with_project_client, 1000, 1000),
 ]
+H2_SCENARIOS = [
+    ("httpx HTTP/2, 15 connections", with_httpx_h2, 1000, 15),
+    ("aiohttp HTTP/1.1 on the same server, pool 1000", with_aiohttp, 1000, 1000),
+]
+
+
+def report(label: str, result: dict, calls: int) -> None:
+    rate = calls / result["wall_s"]
+    print(f"{label:48} {calls:>6} {result['wall_s']:>7} {result['cpu_s']:>6} {rate:>8.0f}",
+          flush=True)  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -113,12 +175,16 @@ def main(argv: list[str]) -> int:
         setup_django(env)
         url = f"{env['SLACK_API_URL']}/auth.test"
         headers = {"Authorization": f"Bearer {env['SLACK_BOT_TOKEN']}"}
-        print(f"{'scenario':38} {'calls':>6} {'wall s':>7} {'cpu s':>6} {'calls/s':>8}")
+        print(f"{'scenario':48} {'calls':>6} {'wall s':>7} {'cpu s':>6} {'calls/s':>8}")
         for label, runner, calls, pool in SCENARIOS:
-            result = measure(runner, url, headers, calls, pool, repeats)
-            rate = calls / result["wall_s"]
-            print(f"{label:38} {calls:>6} {result['wall_s']:>7} {result['cpu_s']:>6} {rate:>8.0f}",
-                  flush=True)  # fmt: skip
+            report(label, measure(runner, url, headers, calls, pool, repeats), calls)
+        h2_server, h2_url = start_h2_server()
+        try:
+            for label, runner, calls, pool in H2_SCENARIOS:
+                report(label, measure(runner, h2_url, headers, calls, pool, repeats), calls)
+        finally:
+            h2_server.terminate()
+            h2_server.wait(10)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of the client process: {peak_mb:.0f} MB (upstream delay {DELAY_S:g} s)")
     finally:
