@@ -11,7 +11,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -63,6 +63,7 @@ def create_run(
     now = timezone.now() if plan.concurrency is None else None
     try:
         with transaction.atomic():
+            _commit_without_flush()
             run = Run.objects.create(
                 workflow=workflow,
                 version_id=workflow.current_version_id,
@@ -83,6 +84,15 @@ def create_run(
         raise
     transaction.on_commit(doorbell.ring)
     return run
+
+
+def _commit_without_flush() -> None:
+    """On Postgres, skip this transaction's WAL flush: the event row is already durable, and
+    the dispatcher's next (synchronous) commit flushes this one too, as WAL is written in
+    order. Saves one fsync per triggered run."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _initial_step(run: Run, step: dsl.Step, index: int, plan: Plan, now) -> StepRun:
@@ -118,10 +128,13 @@ def admit(workflow_id: int, cap: int | None) -> int:
     return admitted
 
 
-def advance(run: Run, steps: list[StepRun], plan: Plan) -> list[StepRun]:
+def advance(
+    run: Run, steps: list[StepRun], plan: Plan, succeeded: list[int] | None = None
+) -> list[StepRun]:
     """Decide pending steps (ready or skipped) and finish the run when nothing is left.
 
-    Answer the steps whose status changed; the caller saves them.
+    Answer the steps whose status changed; the caller saves them. A caller finishing many
+    runs passes `succeeded` and marks the plain successes in one UPDATE (finish_succeeded).
     """
     by_id = {step.step_id: step for step in steps}
     changed = []
@@ -138,7 +151,10 @@ def advance(run: Run, steps: list[StepRun], plan: Plan) -> list[StepRun]:
                 changed.append(step)
                 progress = True
     if all(step.status in STEP_FINISHED for step in steps):
-        finish_run(run, plan, by_id)
+        if succeeded is not None and not plan.concurrency and not _failures(plan, by_id):
+            succeeded.append(run.pk)
+        else:
+            finish_run(run, plan, by_id)
     return changed
 
 
@@ -173,11 +189,7 @@ def _apply_verdict(step: StepRun, verdict: str) -> None:
 
 def finish_run(run: Run, plan: Plan, by_id: dict[str, StepRun]) -> None:
     """Mark the run succeeded or failed, then let a pending run of the workflow in."""
-    failed = [
-        step_id
-        for step_id, step in by_id.items()
-        if step.status == StepStatus.FAILED and not plan.by_id[step_id].continue_on_error
-    ]
+    failed = _failures(plan, by_id)
     status = RunStatus.FAILED if failed else RunStatus.SUCCEEDED
     error = f"step {failed[0]} failed: {by_id[failed[0]].error}" if failed else ""
     updated = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
@@ -185,6 +197,22 @@ def finish_run(run: Run, plan: Plan, by_id: dict[str, StepRun]) -> None:
     )
     if updated and plan.concurrency:
         admit(run.workflow_id, plan.concurrency)
+
+
+def _failures(plan: Plan, by_id: dict[str, StepRun]) -> list[str]:
+    return [
+        step_id
+        for step_id, step in by_id.items()
+        if step.status == StepStatus.FAILED and not plan.by_id[step_id].continue_on_error
+    ]
+
+
+def finish_succeeded(run_ids: list[int]) -> None:
+    """Mark many runs (without a concurrency cap) succeeded in one statement."""
+    if run_ids:
+        Run.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING).update(
+            status=RunStatus.SUCCEEDED, finished_at=timezone.now()
+        )
 
 
 def cancel_run(run: Run) -> bool:

@@ -83,7 +83,9 @@ class Runner:
         self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.cap = settings.WORKFLOW_MAX_IN_FLIGHT
         self.poll_s = settings.WORKFLOW_POLL_MS / 1000
+        # Two database threads: outcomes are recorded while the next batch is claimed.
         self.db_thread = ThreadPoolExecutor(1, thread_name_prefix="workflows-db")
+        self.record_thread = ThreadPoolExecutor(1, thread_name_prefix="workflows-record")
         self.inflight: dict[asyncio.Task, Job] = {}
         self.finished: list[Outcome] = []
         self.recorded = 0
@@ -97,9 +99,9 @@ class Runner:
             time.sleep(0.5)
         return True
 
-    async def db(self, func, *args):
+    async def db(self, func, *args, thread: ThreadPoolExecutor | None = None):
         return await asyncio.get_running_loop().run_in_executor(
-            self.db_thread, partial(func, *args)
+            thread or self.db_thread, partial(func, *args)
         )
 
     async def drive(self) -> int:
@@ -110,8 +112,10 @@ class Runner:
         try:
             await self._loop()
         finally:
+            await self.db(connections.close_all, thread=self.record_thread)
             await self.db(self._close)
             self.db_thread.shutdown(wait=True)
+            self.record_thread.shutdown(wait=True)
             logger.info(
                 "workflows.runner.exit runner=%s recorded=%d lived=%.1fs",
                 self.id, self.recorded, time.monotonic() - start,
@@ -136,10 +140,11 @@ class Runner:
     async def _tick(self) -> bool:
         """Record, claim, wait for a completion; answer whether anything was going on."""
         had_results = bool(self.finished)
-        if self.finished:
-            batch, self.finished = self.finished, []
-            self.recorded += await self.db(steps.record, batch)
-        claimed = await self._claim()
+        batch, self.finished = self.finished, []
+        recorded, claimed = await asyncio.gather(
+            self.db(steps.record, batch, thread=self.record_thread), self._claim()
+        )
+        self.recorded += recorded
         await self._housekeeping()
         if not self.inflight:
             return had_results or claimed

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from orchestrator.workflows.engine import Plan, advance, plan_for, save_steps
+from orchestrator.workflows.engine import Plan, advance, finish_succeeded, plan_for, save_steps
 from orchestrator.workflows.models import STEP_CLAIMABLE, Run, RunStatus, StepRun, StepStatus
 from orchestrator.workflows.templating import TemplateProblem, is_truthy, render_value
 
@@ -238,10 +238,11 @@ def _advance_runs(runs: dict[int, Run]) -> None:
     by_run: dict[int, list[StepRun]] = {}
     for step in StepRun.objects.filter(run_id__in=active).order_by("position"):
         by_run.setdefault(step.run_id, []).append(step)
-    changed = []
+    changed, succeeded = [], []
     for run_id, run in active.items():
-        changed += advance(run, by_run[run_id], plan_for(run.version_id))
+        changed += advance(run, by_run[run_id], plan_for(run.version_id), succeeded)
     save_steps(changed)
+    finish_succeeded(succeeded)
 
 
 def heartbeat(tokens: set[str]) -> None:
