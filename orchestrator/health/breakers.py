@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -164,14 +165,23 @@ async def before_call(platform: str) -> None:
         record = await _sync(platform, view) or record
     if record is None or record.state == CLOSED:
         return
-    now = time.time()
+    now, config = time.time(), _config()
     if record.state == OPEN and now < record.open_until:
         raise BreakerOpen(platform, retry_after=round(record.open_until - now, 3))
-    allowed, record = await _off_loop(_store().claim_probe, platform, now, _config())
+    if record.state == HALF_OPEN and record.probes_issued >= config.probes:
+        # Every probe is out: answer from the snapshot, so a woken backlog does not make
+        # one store round trip per waiting step.
+        raise BreakerOpen(platform, retry_after=_recheck_after())
+    allowed, record = await _off_loop(_store().claim_probe, platform, now, config)
     view.record, view.fetched_at = record, time.monotonic()
     if not allowed:
-        wait = record.open_until - now if record.state == OPEN else PROBE_RECHECK_S
+        wait = record.open_until - now if record.state == OPEN else _recheck_after()
         raise BreakerOpen(platform, retry_after=round(max(wait, 0.05), 3))
+
+
+def _recheck_after() -> float:
+    """Spread re-checks of a half-open breaker so waiting steps do not wake together."""
+    return round(PROBE_RECHECK_S * random.uniform(0.5, 1.5), 3)
 
 
 async def record(platform: str, success: bool) -> None:

@@ -237,3 +237,19 @@ def test_admin_lists_breakers_with_live_state_and_resets_them(client, staff_user
     )
     assert b"Closed: slack." in answer.content
     assert breakers.breaker_state("slack") == "closed"
+
+
+async def test_half_open_lets_only_the_permitted_probes_through(
+    run_action, fake_platforms, small_breakers
+):
+    fake_platforms.set_down("slack")
+    for _ in range(4):
+        with pytest.raises(ActionError):
+            await post(run_action)
+    fake_platforms.set_down("slack", False)
+    fake_platforms.set_delay("slack", 0.5)  # the probe is still in flight while others try
+    await asyncio.sleep(0.6)
+    outcomes = await asyncio.gather(*(post(run_action) for _ in range(3)), return_exceptions=True)
+    assert sum(isinstance(o, dict) for o in outcomes) == 1
+    assert sum(isinstance(o, BreakerOpen) for o in outcomes) == 2
+    assert len(fake_platforms.calls("slack", "chat.postMessage")) == 5
