@@ -11,6 +11,7 @@ DEMO_SEEDERS: list[str] = [
     "orchestrator.core.demo.seed_admin",
     "orchestrator.flags.demo.seed_flags",
     "orchestrator.events.demo.seed_events",
+    "orchestrator.workflows.demo.seed_workflows",
 ]
 
 

@@ -3,7 +3,7 @@
 import yaml
 from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from orchestrator.workflows import definitions, dsl, engine
 from orchestrator.workflows.models import Run, StepRun, Workflow, WorkflowVersion
@@ -43,24 +43,6 @@ class WorkflowForm(forms.ModelForm):
         return text
 
 
-class VersionInline(admin.TabularInline):
-    model = WorkflowVersion
-    fields = ["link", "created_by", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ["-number"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    @admin.display(description="version")
-    def link(self, version: WorkflowVersion):
-        return format_html(
-            '<a href="../../workflowversion/{}/change/">v{}</a>', version.pk, version.number
-        )
-
-
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
     form = WorkflowForm
@@ -68,8 +50,24 @@ class WorkflowAdmin(admin.ModelAdmin):
     list_filter = ["enabled"]
     search_fields = ["name"]
     list_select_related = ["current_version"]
-    inlines = [VersionInline]
+    readonly_fields = ["version_history"]
     actions = ["enable", "disable"]
+
+    def get_fields(self, request, obj=None):
+        return ["document_text", "version_history"] if obj else ["document_text"]
+
+    @admin.display(description="versions")
+    def version_history(self, workflow: Workflow):
+        """Read-only history; open a version to restore it."""
+        rows = workflow.versions.select_related("created_by").order_by("-number")
+        return format_html_join(
+            "",
+            '<div><a href="/admin/workflows/workflowversion/{}/change/">v{}</a> {} by {}</div>',
+            (
+                (v.pk, v.number, f"{v.created_at:%Y-%m-%d %H:%M}", v.created_by or "api")
+                for v in rows
+            ),
+        )
 
     @admin.display(description="version")
     def version_number(self, workflow: Workflow):
@@ -88,9 +86,6 @@ class WorkflowAdmin(admin.ModelAdmin):
             saved = definitions.create_workflow(form.document, source=text, user=request.user)
         obj.pk, obj.name, obj.enabled = saved.pk, saved.name, saved.enabled
         obj.current_version = saved.current_version
-
-    def save_related(self, request, form, formsets, change):
-        """Versions are read-only: nothing to save from the inline."""
 
     @admin.action(description="Enable selected workflows")
     def enable(self, request, queryset):

@@ -161,3 +161,18 @@ def test_the_api_needs_a_staff_token(client):
     assert client.post(
         "/api/workflows/", json_doc(), content_type="application/json"
     ).status_code in (401, 403)
+
+
+def test_the_demo_workflows_seed_once_and_validate(db):
+    from django_q.models import Schedule
+
+    from orchestrator.workflows.demo import seed_workflows
+
+    assert seed_workflows() == "workflows: 3 created, 0 kept"
+    assert seed_workflows() == "workflows: 0 created, 3 kept"
+    assert set(Workflow.objects.values_list("name", flat=True)) == {
+        "pr-opened-to-linear",
+        "slack-mention-reply",
+        "weekday-repo-report",
+    }
+    assert Schedule.objects.get(name="workflow:weekday-repo-report").cron == "0 9 * * 1-5"
