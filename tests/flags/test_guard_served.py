@@ -3,7 +3,7 @@ firing on its own, workflow steps failing against the fake GitHub, Slack told by
 
 import time
 
-from orchestrator.flags import services
+from orchestrator.flags import guard, services
 from orchestrator.flags.models import Flag
 from orchestrator.workflows import definitions, engine
 from orchestrator.workflows.models import StepRun
@@ -49,6 +49,8 @@ def failing_workflow_and_guarded_flag():
 
 
 def test_served_workers_roll_back_a_flag_when_github_fails(subprocess_env, fake_platforms):
+    # Migration 0002 made the schedule, but earlier transactional tests flush every table.
+    guard.ensure_schedule()
     fake_platforms.set_down("github")
     workflow = failing_workflow_and_guarded_flag()
     env = subprocess_env | fake_platforms.env() | {"FLAGS_SLACK_CHANNEL": "#alerts"}
