@@ -5,6 +5,8 @@ and parsing run on the event loop, and only the store (one INSERT, one broker pu
 worker thread.
 """
 
+import logging
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -21,6 +23,8 @@ from orchestrator.events.webhooks import (
     verify_and_parse,
 )
 
+logger = logging.getLogger("contexten.webhooks")
+
 
 @csrf_exempt
 async def webhook(request: HttpRequest, platform: str) -> HttpResponse:
@@ -36,7 +40,11 @@ async def webhook(request: HttpRequest, platform: str) -> HttpResponse:
         delivery = verify_and_parse(platform, request.headers, body)
     except Refusal as refusal:
         return render(refuse(platform, refusal))
-    answer = await sync_to_async(store_in_thread, thread_sensitive=False)(platform, delivery)
+    try:
+        answer = await sync_to_async(store_in_thread, thread_sensitive=False)(platform, delivery)
+    except Exception:  # the database or broker is down: the platform will retry
+        logger.exception("%s.webhook.store-failed", platform)
+        answer = Answer(503, {"error": "cannot store the event right now; retry later"})
     return render(answer)
 
 

@@ -255,3 +255,13 @@ def test_refusal_is_logged_as_a_slug_event(client, caplog):
     with caplog.at_level(logging.WARNING, logger="contexten.webhooks"):
         post(client, URL, body, github_headers("ping", body, secret="wrong"))
     assert "github.webhook.invalid-signature" in caplog.messages
+
+
+def test_database_failure_answers_503_so_github_retries(client, monkeypatch):
+    def down(*args):
+        raise ConnectionError("database is down")
+
+    monkeypatch.setattr("orchestrator.events.views.store_in_thread", down)
+    response = send(client, "ping", load("github", "ping__default"))
+    assert response.status_code == 503
+    assert "retry" in response.json()["error"]
