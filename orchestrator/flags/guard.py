@@ -2,7 +2,8 @@
 
 Every run, for each enabled, unpaused flag with a plan or a guard:
 - the guard is checked (error rate of the named workflow or integration, breaker, health);
-- if it holds, the due plan steps are applied, and the version they ramp from is marked good;
+- if it holds, the due plan steps are applied, and the version they ramp from is marked good
+  (so is a version that has held for a whole guard window, however it was reached);
 - if it breaches, the flag is restored to its last good version with the plan paused, the
   history says why, and Slack and the dashboard are told. A failed announcement never undoes
   the rollback: the database change is committed before anyone is notified.
@@ -128,7 +129,20 @@ def guard_flag(flag_id: int, now: datetime) -> RolledBack | str | None:
         verdict = check_guard(doc.guard, now) if watching else Verdict(True, "not ramping")
         if not verdict.holds:
             return roll_back(flag, verdict.why)
+        if watching:
+            mark_good_after_a_full_window(flag, doc.guard, now)
         return advance(flag, doc, now, verdict)
+
+
+def mark_good_after_a_full_window(flag: Flag, guard: Guard, now: datetime) -> None:
+    """A version the guard has watched hold for a whole window is good, however it was
+    reached (a plan step, or an operator's ramp), so a later breach returns to it."""
+    if flag.last_good_version == flag.version:
+        return
+    settled = now - timedelta(seconds=guard.window_seconds)
+    if flag.versions.filter(version=flag.version, created_at__lte=settled).exists():
+        flag.last_good_version = flag.version
+        Flag.objects.filter(pk=flag.pk).update(last_good_version=flag.version)
 
 
 def advance(flag: Flag, doc, now: datetime, verdict: Verdict) -> str | None:

@@ -90,6 +90,27 @@ def test_workflow_guard_counts_only_that_workflow(make_flag):
     assert "workflow wf-github-create_issue" in line
 
 
+def test_a_version_that_held_for_a_whole_window_is_the_one_restored(make_flag):
+    from orchestrator.flags.models import FlagVersion
+
+    make_flag(guarded({"max_error_rate": 0.2, "source": "github", "window_seconds": 60}, []))
+    FlagVersion.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    guard.run_guards()  # version 1 has held for a whole window: good
+    assert Flag.objects.get().last_good_version == 1
+    services.ramp("new-checkout", 60, actor=services.Actor("operator"))  # by hand
+    step_outcomes(*GITHUB_ISSUE, failed=5, succeeded=0)
+    guard.run_guards()
+    flag = Flag.objects.get()
+    assert (float(flag.rollout_percentage), flag.rollout_paused) == (10.0, True)
+    assert "restored version 1" in flag.versions.get(version=3).reason
+
+
+def test_a_young_version_is_not_yet_good(make_flag):
+    make_flag(guarded({"max_error_rate": 0.2, "source": "github", "window_seconds": 60}, []))
+    guard.run_guards()
+    assert Flag.objects.get().last_good_version is None
+
+
 def test_too_few_samples_never_breach(make_flag):
     make_flag(guarded({"max_error_rate": 0.2, "source": "github", "min_samples": 5}, []))
     step_outcomes(*GITHUB_ISSUE, failed=4, succeeded=0)
