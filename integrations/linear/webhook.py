@@ -10,12 +10,17 @@ import hmac
 import re
 from collections.abc import Mapping
 
-from orchestrator.events.webhooks import Delivery, Refusal, decode_utf8, parse_json_object
+from integrations.linear.payloads import LinearEnvelope
+from orchestrator.events.webhooks import (
+    Delivery,
+    Refusal,
+    decode_utf8,
+    parse_json_object,
+    typed,
+)
 
 SECRET_SETTING = "LINEAR_WEBHOOK_SECRET"  # noqa: S105 - the setting's name, not a secret
 MAX_SKEW_SECONDS = 60
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
-ACTION = re.compile(r"^[a-z][a-zA-Z0-9_]{0,63}$")
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -37,35 +42,28 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str, now: float) -> 
 
 def parse(headers: Mapping[str, str], body: bytes, *, verified: bool, now: float) -> Delivery:
     text = decode_utf8(body)
-    payload = parse_json_object(text)
-    kind, action = payload.get("type"), payload.get("action")
-    if not isinstance(kind, str) or not NAME.match(kind):
-        raise Refusal(400, "missing-type", "payload has no valid `type`")
-    if not isinstance(action, str) or not ACTION.match(action):
-        raise Refusal(400, "missing-action", "payload has no valid `action`")
-    sent_ms = payload.get("webhookTimestamp")
+    envelope = typed(LinearEnvelope, parse_json_object(text), "bad-envelope")
     if verified:
-        check_fresh(sent_ms, now)
-    event_type = f"linear.{snake_case(kind)}.{snake_case(action)}"
-    return Delivery(event_type, delivery_id(headers, payload), data_json=text)
+        check_fresh(envelope.webhook_timestamp, now)
+    event_type = f"linear.{snake_case(envelope.type)}.{snake_case(envelope.action)}"
+    return Delivery(event_type, delivery_id(headers, envelope), data_json=text)
 
 
-def check_fresh(sent_ms, now: float) -> None:
+def check_fresh(sent_ms: int | None, now: float) -> None:
     """Refuse a delivery signed more than 60 s away from now (a replayed capture)."""
-    if not isinstance(sent_ms, int | float) or isinstance(sent_ms, bool):
+    if sent_ms is None:
         raise Refusal(401, "missing-timestamp", "payload has no numeric webhookTimestamp")
     if abs(now - sent_ms / 1000) > MAX_SKEW_SECONDS:
         raise Refusal(401, "stale-timestamp", "webhookTimestamp is more than 60 s away")
 
 
-def delivery_id(headers: Mapping[str, str], payload: dict) -> str:
+def delivery_id(headers: Mapping[str, str], envelope: LinearEnvelope) -> str:
     """`Linear-Delivery`, or the webhook id plus its timestamp when the header is absent."""
     if header := headers.get("linear-delivery"):
         return header
-    webhook_id, sent_ms = payload.get("webhookId"), payload.get("webhookTimestamp")
-    if not isinstance(webhook_id, str) or not webhook_id or sent_ms is None:
+    if envelope.webhook_id is None or envelope.webhook_timestamp is None:
         raise Refusal(400, "missing-delivery", "no Linear-Delivery and no webhookId+timestamp")
-    return f"{webhook_id}:{sent_ms}"[:200]
+    return f"{envelope.webhook_id}:{envelope.webhook_timestamp}"[:200]
 
 
 def snake_case(name: str) -> str:

@@ -17,6 +17,13 @@ import hmac
 import re
 from collections.abc import Mapping
 
+from integrations.slack.payloads import (
+    EventCallback,
+    Interaction,
+    RateLimited,
+    SlashCommand,
+    UrlVerification,
+)
 from orchestrator.events.webhooks import (
     Delivery,
     Refusal,
@@ -24,12 +31,11 @@ from orchestrator.events.webhooks import (
     dumps,
     form_fields,
     parse_json_object,
+    typed,
 )
 
 SECRET_SETTING = "SLACK_SIGNING_SECRET"  # noqa: S105 - the setting's name, not a secret
 MAX_SKEW_SECONDS = 300
-NAME = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
-ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def check_headers(headers: Mapping[str, str]) -> None:
@@ -62,22 +68,16 @@ def parse(headers: Mapping[str, str], body: bytes, *, verified: bool, now: float
 def parse_events_api(payload: dict, text: str) -> Delivery:
     kind = payload.get("type")
     if kind == "url_verification":
-        challenge = payload.get("challenge")
-        if not isinstance(challenge, str):
-            raise Refusal(400, "missing-challenge", "url_verification has no challenge")
+        challenge = typed(UrlVerification, payload, "missing-challenge").challenge
         return Delivery("slack.url_verification", "", reply={"challenge": challenge})
     if kind == "app_rate_limited":
-        minute = payload.get("minute_rate_limited")
-        delivery = f"rate_limited:{payload.get('team_id')}:{minute}"
+        limited = typed(RateLimited, payload, "bad-envelope")
+        delivery = f"rate_limited:{limited.team_id}:{limited.minute_rate_limited}"
         return Delivery("slack.app_rate_limited", delivery, data_json=text)
     if kind != "event_callback":
         raise Refusal(400, "unsupported-type", "expected event_callback or url_verification")
-    event, event_id = payload.get("event"), payload.get("event_id")
-    if not isinstance(event, dict) or not NAME.match(str(event.get("type", ""))):
-        raise Refusal(400, "missing-event", "event_callback has no event.type")
-    if not isinstance(event_id, str) or not ID.match(event_id):
-        raise Refusal(400, "missing-event-id", "event_callback has no event_id")
-    return Delivery(f"slack.{event['type']}", event_id, data_json=text)
+    callback = typed(EventCallback, payload, "bad-envelope")
+    return Delivery(f"slack.{callback.event.type}", callback.event_id, data_json=text)
 
 
 def parse_form(fields: dict[str, str]) -> Delivery:
@@ -86,31 +86,20 @@ def parse_form(fields: dict[str, str]) -> Delivery:
         return Delivery("slack.ssl_check", "", reply={})
     if "payload" in fields:
         return parse_interaction(parse_json_object(fields["payload"]), fields["payload"])
-    command = fields.get("command", "")
-    if not command.startswith("/") or not fields.get("trigger_id"):
+    if "command" not in fields:
         raise Refusal(400, "unsupported-form", "form is neither a slash command nor a payload")
-    name = re.sub(r"[^a-z0-9_]", "_", command[1:].lower())[:64] or "unnamed"
-    delivery = f"command:{fields['trigger_id']}"[:200]
+    command = typed(SlashCommand, fields, "bad-command")
+    name = re.sub(r"[^a-z0-9_]", "_", command.command[1:].lower())[:64]
+    delivery = f"command:{command.trigger_id}"[:200]
     return Delivery(f"slack.command.{name}", delivery, data_json=dumps(fields), bare_ack=True)
 
 
 def parse_interaction(payload: dict, text: str) -> Delivery:
-    kind = payload.get("type")
-    if not isinstance(kind, str) or not NAME.match(kind):
-        raise Refusal(400, "missing-type", "interaction payload has no type")
-    key = payload.get("trigger_id") or interaction_key(payload)
+    interaction = typed(Interaction, payload, "bad-interaction")
+    key = interaction.delivery_key()
     if not key:
         raise Refusal(400, "missing-trigger-id", "interaction has no trigger_id or action_ts")
     delivery = f"interaction:{key}"[:200]
-    return Delivery(f"slack.interaction.{kind}", delivery, data_json=text, bare_ack=True)
-
-
-def interaction_key(payload: dict) -> str:
-    """Interactions without a trigger_id (view_closed) are keyed on the view and its hash."""
-    view = payload.get("view")
-    if isinstance(view, dict) and view.get("id"):
-        return f"{view['id']}:{view.get('hash', '')}"
-    actions = payload.get("actions")
-    if isinstance(actions, list) and actions and isinstance(actions[0], dict):
-        return str(actions[0].get("action_ts", ""))
-    return ""
+    return Delivery(
+        f"slack.interaction.{interaction.type}", delivery, data_json=text, bare_ack=True
+    )

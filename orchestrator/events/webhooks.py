@@ -21,15 +21,18 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import import_module
 from types import ModuleType
+from typing import TypeVar
 from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.db import DataError, close_old_connections
+from pydantic import BaseModel, ValidationError
 
 from integrations import WEBHOOK_RECEIVERS
 from orchestrator.events.store import Stored, store_event
 
 logger = logging.getLogger("contexten.webhooks")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Real payloads nest about 10 deep; anything past this is an attack or a bug.
 MAX_JSON_DEPTH = 64
@@ -190,6 +193,16 @@ def depth_exceeds(value, limit: int) -> bool:
             below += [child for child in children if type(child) in CONTAINERS]
         level, depth = below, depth + 1
     return False
+
+
+def typed(model: type[ModelT], payload, slug: str) -> ModelT:
+    """Validate the fields a receiver reads into its pydantic model; a mismatch is a 400."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise Refusal(400, slug, f"{where}: {first['msg']}") from None
 
 
 def form_fields(text: str) -> dict[str, str]:
