@@ -8,6 +8,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -27,6 +28,15 @@ RULES_HELP = (
     'First match wins, e.g. [{"variant": "on", "when": {"attribute": "email", '
     '"op": "ends_with", "value": "@acme.io"}}]'
 )
+
+
+class PrettyJSONField(forms.JSONField):
+    """JSON indented for people: rules and plans are read far more often than written."""
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
 
 
 class FlagForm(forms.ModelForm):
@@ -143,6 +153,7 @@ def short(value) -> str:
 @admin.register(Flag)
 class FlagAdmin(admin.ModelAdmin):
     form = FlagForm
+    formfield_overrides = {models.JSONField: {"form_class": PrettyJSONField}}
     list_display = [
         "key",
         "enabled",

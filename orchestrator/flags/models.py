@@ -87,7 +87,7 @@ class FlagVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.flag_id} v{self.version} ({self.action})"
+        return f"v{self.version} {self.action}"
 
 
 class FlagsGeneration(models.Model):
