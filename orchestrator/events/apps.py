@@ -8,3 +8,6 @@ class EventsConfig(AppConfig):
     label = "events"
     verbose_name = "Events"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from orchestrator.events import checks  # noqa: F401 - registers the system checks
