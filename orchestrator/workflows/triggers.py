@@ -26,6 +26,7 @@ CHECK_EVERY_S = 1.0
 @dataclass(frozen=True)
 class CompiledTrigger:
     workflow_id: int
+    version_id: int
     name: str
     pattern: re.Pattern
     when: str | None
@@ -68,6 +69,7 @@ def compile_triggers() -> list[CompiledTrigger]:
         compiled.append(
             CompiledTrigger(
                 workflow_id=workflow.pk,
+                version_id=workflow.current_version_id,
                 name=workflow.name,
                 pattern=re.compile(fnmatch.translate(trigger["event"])),
                 when=trigger.get("when"),
@@ -82,12 +84,11 @@ def on_event(event) -> int:
     for trigger in CACHE.current():
         if not trigger.pattern.match(event.type) or not _when_holds(trigger, event):
             continue
-        workflow = (
-            Workflow.objects.select_related("current_version")
-            .filter(pk=trigger.workflow_id, enabled=True)
-            .first()
+        # The compiled trigger is at most a second stale; a run records the version it used.
+        workflow = Workflow(
+            pk=trigger.workflow_id, name=trigger.name, current_version_id=trigger.version_id
         )
-        if workflow is not None and engine.create_run(workflow, event=event) is not None:
+        if engine.create_run(workflow, event=event) is not None:
             started += 1
     return started
 
