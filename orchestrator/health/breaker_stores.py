@@ -96,9 +96,11 @@ class DatabaseStore(BaseStore):
     def update(self, platform, mutate):
         from orchestrator.health.models import BreakerState
 
-        self._ensure_row(platform)
         with transaction.atomic():
-            row = BreakerState.objects.select_for_update().get(platform=platform)
+            row = BreakerState.objects.select_for_update().filter(platform=platform).first()
+            if row is None:  # first call on a fresh database: make the row, then lock it
+                self._create_row(platform)
+                row = BreakerState.objects.select_for_update().get(platform=platform)
             record = BreakerRecord(**{name: getattr(row, name) for name in FIELDS})
             before = record.state
             result = mutate(record)
@@ -108,15 +110,14 @@ class DatabaseStore(BaseStore):
         log_transition(platform, before, record.state, record)
         return result, record
 
-    def _ensure_row(self, platform: str) -> None:
+    def _create_row(self, platform: str) -> None:
         from orchestrator.health.models import BreakerState
 
-        if not BreakerState.objects.filter(platform=platform).exists():
-            try:
-                with transaction.atomic():
-                    BreakerState.objects.create(platform=platform)
-            except IntegrityError:
-                pass  # another process created it first
+        try:
+            with transaction.atomic():  # a savepoint: a lost race must not spoil the outer one
+                BreakerState.objects.create(platform=platform)
+        except IntegrityError:
+            pass  # another process created it first
 
 
 def _decode(raw: dict) -> BreakerRecord:

@@ -7,6 +7,7 @@ platform caches so no test inherits another's open breaker. `fake_platforms.env(
 same settings as environment variables for child processes.
 """
 
+import asyncio
 import contextlib
 
 import pytest
@@ -35,6 +36,23 @@ def fake_platforms(_fake_platforms_server, settings):
     yield fake
     fake.reset()
     _reset_platform_process_state()
+    _close_connections_of_sync_to_async_thread()
+
+
+def _close_connections_of_sync_to_async_thread() -> None:
+    """Breaker bookkeeping on the database backend runs on asgiref's sync thread; close its
+    connections (and Postgres pool) so the test database can be dropped at the end."""
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    def close_all() -> None:
+        for connection in connections.all(initialized_only=True):
+            connection.close()
+            if hasattr(connection, "close_pool"):
+                connection.close_pool()
+
+    with contextlib.suppress(RuntimeError):  # a loop is still running: nothing to do
+        asyncio.run(sync_to_async(close_all)())
 
 
 def _reset_platform_process_state() -> None:
