@@ -31,6 +31,12 @@ class ReportInput(BaseModel):
     stale_days: int = Field(default=7, ge=1, le=365)
     new_days: int = Field(default=1, ge=1, le=90)
 
+    @field_validator("repos", mode="before")
+    @classmethod
+    def _split_text(cls, value):
+        """Accept "acme/a, acme/b" too (a manual trigger or a rendered template)."""
+        return value.replace(",", " ").split() if isinstance(value, str) else value
+
     @field_validator("repos")
     @classmethod
     def _owner_slash_name(cls, value: list[str]) -> list[str]:

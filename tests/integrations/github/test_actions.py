@@ -144,3 +144,9 @@ async def test_repository_lookup_within_ttl_makes_no_call(fake_platforms, transa
     await client.repository(REPO)
     await client.repository(REPO)
     assert len(fake_platforms.calls("github", "repos.get")) == 1
+
+
+async def test_repo_report_accepts_repositories_as_comma_separated_text(run_action, fake_platforms):
+    fake_platforms.add_repo("acme/gadgets")
+    report = await run_action("github.repo_report", {"repos": "acme/widgets, acme/gadgets"})
+    assert [section["repo"] for section in report["repos"]] == ["acme/widgets", "acme/gadgets"]
