@@ -54,7 +54,12 @@ Seeing what happened:
 Idempotency keys the fake understands: Slack `metadata.event_payload.idempotency_key`,
 Linear the client-chosen `input.id`, GitHub a `contexten:idempotency-key=KEY` marker in the
 body. Seeded data: repo acme/widgets, Linear team ENG, Slack channels #eng, #general,
-#alerts; add more with add_repo(), add_pull(), add_check_run(), add_team(), add_channel().
+#alerts; add more with add_repo(), add_issue(), add_pull(), add_check_run(), add_team(),
+add_channel().
+
+pytest (tests/fakes/fixtures.py): `fake_platforms` (a clean server, settings pointed at it,
+breakers and lookup caches reset) and `run_action` (`await run_action(name, params,
+attempt=1, key=...)`, the way the engine runs an action).
 
 Run it alone for a benchmark: `python -m tests.fakes.platforms [--port N] [--delay S]`.
 """
