@@ -35,9 +35,15 @@ def test_ramping_up_keeps_everyone_already_in(salt, key, low, high):
     assert is_in or not was_in
 
 
-@given(percentage=percentages)
-def test_resolution_is_one_thousandth_of_a_percent(percentage):
-    assert threshold(percentage) == round(percentage * 1000)
+@given(salt=salts, key=keys, percentage=percentages)
+def test_a_key_is_in_exactly_when_its_bucket_is_below_percentage_times_1000(salt, key, percentage):
+    """The documented contract, at 0.001 % resolution: one bucket per thousandth of a percent."""
+    inside = rollout(percentage, salt).evaluate({"targetingKey": key}).value
+    assert inside is (bucket(salt, key) < round(percentage * 1000))
+
+
+def test_smallest_step_is_one_bucket():
+    assert (threshold(0.001), threshold(25), threshold(99.999)) == (1, 25_000, 99_999)
 
 
 def test_buckets_are_the_same_in_another_process():
