@@ -12,7 +12,7 @@ import random
 import uuid
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 from django.db import IntegrityError
@@ -21,6 +21,13 @@ from django.utils import timezone
 from orchestrator.core.models import ChannelGroupMember, ChannelMessage
 
 PRUNE_PROBABILITY = 0.02
+
+
+def in_db_thread(function):
+    """Run `function` on a pool thread with its own connection. Not channels'
+    `database_sync_to_async`: that closes the *caller's* connection, which breaks a worker
+    that announces something from inside a transaction."""
+    return sync_to_async(function, thread_sensitive=False)
 
 
 class DatabaseChannelLayer(BaseChannelLayer):
@@ -33,12 +40,12 @@ class DatabaseChannelLayer(BaseChannelLayer):
 
     async def send(self, channel, message):
         self.require_valid_channel_name(channel)
-        await database_sync_to_async(self._store)([channel], message, check_capacity=True)
+        await in_db_thread(self._store)([channel], message, check_capacity=True)
 
     async def receive(self, channel):
         self.require_valid_channel_name(channel, receive=True)
         while True:
-            message = await database_sync_to_async(self._pop)(channel)
+            message = await in_db_thread(self._pop)(channel)
             if message is not None:
                 return message
             await asyncio.sleep(self.poll_interval)
@@ -49,22 +56,20 @@ class DatabaseChannelLayer(BaseChannelLayer):
     async def group_add(self, group, channel):
         self.require_valid_group_name(group)
         self.require_valid_channel_name(channel)
-        await database_sync_to_async(self._join)(group, channel)
+        await in_db_thread(self._join)(group, channel)
 
     async def group_discard(self, group, channel):
         self.require_valid_group_name(group)
-        await database_sync_to_async(
-            ChannelGroupMember.objects.filter(group=group, channel=channel).delete
-        )()
+        await in_db_thread(ChannelGroupMember.objects.filter(group=group, channel=channel).delete)()
 
     async def group_send(self, group, message):
         self.require_valid_group_name(group)
-        await database_sync_to_async(self._send_to_group)(group, message)
+        await in_db_thread(self._send_to_group)(group, message)
 
     async def flush(self):
-        await database_sync_to_async(self._flush)()
+        await in_db_thread(self._flush)()
 
-    # --- synchronous halves, run in a thread by database_sync_to_async ----------------------
+    # --- synchronous halves, run on a pool thread by in_db_thread ---------------------------
 
     def _store(self, channels, message, *, check_capacity=False):
         now = timezone.now()
