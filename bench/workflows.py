@@ -32,7 +32,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 PG_HOST = os.environ.get("BENCH_PG", "postgres://root@127.0.0.1:5432")
 DB_NAME = "bench_workflows"
-REDIS_URL = os.environ.get("BENCH_WORKFLOWS_REDIS_URL", "redis://127.0.0.1:6379/2")
+REDIS_URL = os.environ.get("BENCH_WORKFLOWS_REDIS_URL", "redis://127.0.0.1:6379/12")
 SECRET = "bench-secret-" + "w" * 24
 CONCURRENCY_WORKFLOW = {
     "name": "bench-concurrency",

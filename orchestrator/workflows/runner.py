@@ -44,8 +44,16 @@ def run_ready_steps(takeover: bool = False) -> int:
     return asyncio.run(runner.drive())
 
 
-async def execute_job(job: Job) -> Outcome:
-    """Run one action under its timeout and classify what happened."""
+async def execute_job(job: Job, slots: asyncio.Semaphore | None = None) -> Outcome:
+    """Run one action under its timeout and classify what happened.
+
+    `slots` is the platform's connection budget: the timeout starts once a slot is free, so
+    a step queued behind the pool never times out after its request was already sent (and
+    is then retried into a duplicate).
+    """
+    if slots is not None:
+        async with slots:
+            return await execute_job(job)
     context = actions.ActionContext(
         run_id=job.run_id,
         step_id=job.step_id,
@@ -88,6 +96,7 @@ class Runner:
         self.record_thread = ThreadPoolExecutor(1, thread_name_prefix="workflows-record")
         self.inflight: dict[asyncio.Task, Job] = {}
         self.finished: list[Outcome] = []
+        self.slots: dict[str, asyncio.Semaphore] = {}
         self.recorded = 0
 
     def acquire(self, wait_s: float) -> bool:
@@ -162,8 +171,21 @@ class Runner:
         jobs, decided = await self.db(steps.claim, self.cap - len(self.inflight), self.id)
         self.finished += decided
         for job in jobs:
-            self.inflight[asyncio.create_task(execute_job(job))] = job
+            self.inflight[asyncio.create_task(execute_job(job, self._slots(job)))] = job
         return bool(jobs or decided)
+
+    def _slots(self, job: Job) -> asyncio.Semaphore | None:
+        """One semaphore per platform, sized like its connection pool (`<PLATFORM>_POOL_MAX`)."""
+        try:
+            platform = actions.get_action(job.action).platform
+        except (actions.UnknownAction, ImportError):
+            return None
+        if platform is None:
+            return None
+        if platform not in self.slots:
+            size = getattr(settings, f"{platform.upper()}_POOL_MAX", None) or self.cap
+            self.slots[platform] = asyncio.Semaphore(size)
+        return self.slots[platform]
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()

@@ -92,3 +92,37 @@ def test_steps_wait_while_the_slack_breaker_is_open_and_resume_when_it_closes(
     assert any(m.startswith("breaker.open platform=slack") for m in transitions)
     assert any(m.startswith("breaker.closed platform=slack") for m in transitions)
     assert len(fake_platforms.created("slack")) == 3
+
+
+def test_steps_queued_behind_the_connection_pool_do_not_time_out_into_duplicates(
+    save_workflow, drive, fake_platforms, settings
+):
+    # One connection, half a second per call: the third of three calls finishes after
+    # 1.5 s. Each step's 0.8 s timeout must count from when it gets the connection.
+    settings.SLACK_POOL_MAX = 1
+    fake_platforms.set_delay("slack", 0.5)
+    save_workflow(
+        {
+            "name": "queued",
+            "trigger": {"manual": True},
+            "steps": [
+                {
+                    "id": "post",
+                    "action": "slack.post_message",
+                    "with": {"channel": "#eng", "text": "n={{ event.n }}"},
+                    "timeout": "800ms",
+                    "retry": {"max_attempts": 1},
+                }
+            ],
+        }
+    )
+    from orchestrator.workflows import engine
+    from orchestrator.workflows.models import Workflow
+
+    workflow = Workflow.objects.select_related("current_version").get()
+    for n in range(3):
+        engine.create_run(workflow, trigger="manual", input={"n": n})
+    drive()
+    assert set(Run.objects.values_list("status", flat=True)) == {"succeeded"}
+    assert len(fake_platforms.created("slack")) == 3
+    assert fake_platforms.peak_in_flight() == 1
