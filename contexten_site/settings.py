@@ -200,8 +200,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BYTES
 
 # --- Platform clients: pools, timeouts, circuit breakers, lookup cache ----------------------
 PLATFORM_HTTP_TIMEOUT = read_int(env, "PLATFORM_HTTP_TIMEOUT", 30)  # seconds per call
-# Most connections one process opens to each platform (SPEC §6: GitHub 10–50, Linear 5–20,
-# Slack 5–15). Calls beyond that wait for a free connection.
+# Most connections one process opens to each platform (SPEC §6: GitHub 10-50, Linear 5-20,
+# Slack 5-15). Calls beyond that wait for a free connection.
 GITHUB_POOL_MAX = read_int(env, "GITHUB_POOL_MAX", 50)
 LINEAR_POOL_MAX = read_int(env, "LINEAR_POOL_MAX", 20)
 SLACK_POOL_MAX = read_int(env, "SLACK_POOL_MAX", 15)
