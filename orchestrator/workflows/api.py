@@ -28,7 +28,7 @@ class TextYAMLParser(YAMLParser):
     media_type = "text/yaml"
 
 
-class VersionSerializer(serializers.ModelSerializer):
+class WorkflowVersionSerializer(serializers.ModelSerializer):
     created_by = serializers.StringRelatedField()
 
     class Meta:
@@ -115,12 +115,12 @@ class WorkflowViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             raise invalid(exc) from None
         return Response(WorkflowSerializer(workflow).data)
 
-    @extend_schema(responses=VersionSerializer(many=True))
+    @extend_schema(responses=WorkflowVersionSerializer(many=True))
     @action(detail=True, methods=["get"])
     def versions(self, request, name=None):
         workflow = self.get_object()
         versions = workflow.versions.select_related("created_by").order_by("-number")
-        return Response(VersionSerializer(versions, many=True).data)
+        return Response(WorkflowVersionSerializer(versions, many=True).data)
 
     @extend_schema(request=dict, responses=RunSerializer)
     @action(detail=True, methods=["post"], parser_classes=[JSONParser])
