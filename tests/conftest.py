@@ -127,11 +127,19 @@ def served(subprocess_env):
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Close psycopg pools before pytest-django drops the test database."""
+    """Release every session on the test database before pytest-django drops it."""
     yield
     from django.db import connections
 
     with django_db_blocker.unblock():
+        connection = connections["default"]
+        if connection.vendor == "postgresql":
+            # Pool threads (sync_to_async, the webhook pool) may still hold a session.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
         for conn in connections.all():
             if hasattr(conn, "close_pool"):
                 conn.close_pool()
