@@ -35,6 +35,7 @@ def sweep() -> dict:
         counts["rang"] = doorbell.ring(force=force, takeover=takeover)
     if any(counts.values()):
         logger.info("workflows.sweep %s", counts)
+    ensure_schedule()  # follow WORKFLOW_SWEEP_MINUTES if the operator changed it
     return counts
 
 
@@ -78,12 +79,15 @@ def ensure_schedule() -> None:
     """Keep the sweeper's django-q2 schedule at WORKFLOW_SWEEP_MINUTES."""
     from django_q.models import Schedule
 
+    minutes = settings.WORKFLOW_SWEEP_MINUTES
+    if Schedule.objects.filter(name=SCHEDULE_NAME, minutes=minutes).exists():
+        return
     Schedule.objects.update_or_create(
         name=SCHEDULE_NAME,
         defaults={
             "func": "orchestrator.workflows.sweeper.sweep",
             "schedule_type": Schedule.MINUTES,
-            "minutes": settings.WORKFLOW_SWEEP_MINUTES,
+            "minutes": minutes,
             "repeats": -1,
         },
     )

@@ -319,3 +319,12 @@ def test_retrying_a_run_keeps_succeeded_steps_and_reruns_the_rest(
     assert (step("a").attempts, step("post").attempts) == (1, 1)
     assert len(fake_platforms.calls("slack")) == 2
     assert Workflow.objects.count() == 1
+
+
+def test_the_sweeper_keeps_its_schedule_at_the_configured_interval(db, settings):
+    from django_q.models import Schedule
+
+    settings.WORKFLOW_SWEEP_MINUTES = 5
+    sweeper.sweep()
+    schedule = Schedule.objects.get(name="workflows.sweep")
+    assert (schedule.func, schedule.minutes) == ("orchestrator.workflows.sweeper.sweep", 5)
