@@ -328,3 +328,22 @@ def test_the_sweeper_keeps_its_schedule_at_the_configured_interval(db, settings)
     sweeper.sweep()
     schedule = Schedule.objects.get(name="workflows.sweep")
     assert (schedule.func, schedule.minutes) == ("orchestrator.workflows.sweeper.sweep", 5)
+
+
+def test_cancelling_a_running_step_drops_its_late_result_and_stops_the_rest(save_workflow, db):
+    save_workflow(
+        workflow(
+            {"id": "a", "action": "core.log", "with": {"message": "x"}},
+            {"id": "b", "action": "core.log", "needs": ["a"], "with": {"message": "y"}},
+        )
+    )
+    store_event("github.pull_request.opened", PR)
+    [job], _ = steps.claim(10, "worker")
+    assert engine.cancel_run(the_run())
+    late = steps.Outcome(job.step_run_id, job.token, "ok", output={"message": "x"})
+    assert steps.record([late]) == 0
+    assert dict(StepRun.objects.values_list("step_id", "status")) == {
+        "a": "cancelled",
+        "b": "cancelled",
+    }
+    assert the_run().status == "cancelled"
