@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from orchestrator.workflows import doorbell, dsl
+from orchestrator.workflows import doorbell, dsl, fastpath
 from orchestrator.workflows.models import (
     STEP_FINISHED,
     Run,
@@ -59,6 +59,14 @@ def create_run(
 ) -> Run | None:
     """Start a run of the workflow's current version; None if this event already has one."""
     plan = plan_for(workflow.current_version_id)
+    if fastpath.usable(plan, event):
+        run_id = fastpath.insert_running_run(
+            workflow.pk, workflow.current_version_id, event.pk, plan
+        )
+        if run_id is None:
+            return None  # a replayed event: its run already exists
+        transaction.on_commit(doorbell.ring)
+        return Run(pk=run_id, workflow=workflow, version_id=workflow.current_version_id)
     # Without a concurrency cap the run starts at once: two INSERTs and nothing else.
     now = timezone.now() if plan.concurrency is None else None
     try:
