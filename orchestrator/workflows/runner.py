@@ -27,6 +27,7 @@ logger = logging.getLogger("contexten.workflows")
 
 HEARTBEAT_EVERY_S = 5.0
 LEASE_TTL_S = 5.0  # refreshed every second; a dead runner's lapses this fast
+HAND_BACK_AFTER_S = 5.0  # past the lifetime, steps still waiting for a slot are handed back
 LINGER_S = 2.0  # stay a moment after the last step: bursts arrive in waves
 
 
@@ -54,6 +55,7 @@ async def execute_job(job: Job, slots: asyncio.Semaphore | None = None) -> Outco
     if slots is not None:
         async with slots:
             return await execute_job(job)
+    job.started = True
     context = actions.ActionContext(
         run_id=job.run_id,
         step_id=job.step_id,
@@ -155,6 +157,7 @@ class Runner:
         )
         self.recorded += recorded
         await self._housekeeping()
+        self._hand_back_unstarted()
         if not self.inflight:
             return had_results or claimed
         done, _ = await asyncio.wait(
@@ -164,6 +167,17 @@ class Runner:
             self.inflight.pop(task)
             self.finished.append(task.result())
         return True
+
+    def _hand_back_unstarted(self) -> None:
+        """Past the lifetime, steps still queued for a platform slot go back to ready (no
+        attempt spent, nothing sent), so draining never outlasts django-q2's task timeout."""
+        if time.monotonic() < self.claim_until + HAND_BACK_AFTER_S:
+            return
+        for task, job in list(self.inflight.items()):
+            if not job.started:
+                task.cancel()
+                self.inflight.pop(task)
+                self.finished.append(Outcome(job.step_run_id, job.token, "wait", retry_after=0))
 
     async def _claim(self) -> bool:
         if time.monotonic() >= self.claim_until:

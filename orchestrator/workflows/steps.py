@@ -37,6 +37,7 @@ class Job:
     timeout_s: float
     attempt: int
     config: dict[str, Any] = field(default_factory=dict)
+    started: bool = False  # set once the step holds a platform slot and begins its call
 
 
 @dataclass
@@ -203,7 +204,8 @@ def _apply_outcome(step: StepRun, outcome: Outcome) -> None:
         # An open breaker: try again later without spending an attempt.
         step.status, step.error = StepStatus.WAITING, outcome.error
         step.attempts = max(step.attempts - 1, 0)
-        step.next_attempt_at = now + timedelta(seconds=outcome.retry_after or 1.0)
+        wait_s = 1.0 if outcome.retry_after is None else outcome.retry_after
+        step.next_attempt_at = now + timedelta(seconds=wait_s)
     else:
         _apply_error(step, outcome, now)
 

@@ -126,3 +126,33 @@ def test_steps_queued_behind_the_connection_pool_do_not_time_out_into_duplicates
     assert set(Run.objects.values_list("status", flat=True)) == {"succeeded"}
     assert len(fake_platforms.created("slack")) == 3
     assert fake_platforms.peak_in_flight() == 1
+
+
+def test_past_its_lifetime_a_runner_hands_back_steps_still_queued_for_a_slot(
+    save_workflow, drive, fake_platforms, settings, monkeypatch
+):
+    from orchestrator.workflows import engine, runner
+    from orchestrator.workflows.models import Workflow
+
+    settings.SLACK_POOL_MAX = 1
+    fake_platforms.set_delay("slack", 1.0)
+    save_workflow(
+        {"name": "queued", "trigger": {"manual": True},
+         "steps": [{"id": "post", "action": "slack.post_message",
+                    "with": {"channel": "#eng", "text": "n={{ event.n }}"}}]}
+    )  # fmt: skip
+    workflow = Workflow.objects.select_related("current_version").get()
+    for n in range(3):
+        engine.create_run(workflow, trigger="manual", input={"n": n})
+    settings.WORKFLOW_RUNNER_LIFETIME = 0.5
+    monkeypatch.setattr(runner, "HAND_BACK_AFTER_S", 0.0)
+    drive()  # claims all three, sends one, hands two back unsent
+    assert sorted(StepRun.objects.values_list("status", "attempts")) == [
+        ("succeeded", 1),
+        ("waiting", 0),
+        ("waiting", 0),
+    ]
+    settings.WORKFLOW_RUNNER_LIFETIME = 45
+    drive()
+    assert set(StepRun.objects.values_list("status", "attempts")) == {("succeeded", 1)}
+    assert len(fake_platforms.calls("slack", "chat.postMessage")) == 3
