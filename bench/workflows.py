@@ -1,7 +1,7 @@
 """Workflow engine benchmark: 1,000 slow Slack steps in flight, and trigger latency.
 
 `python -m bench workflows [--runs=1000] [--delay=1] [--rate=200] [--seconds=10]
-                           [--slack-pool=15] [--workers=2] [--in-flight=500]`
+                           [--slack-pool=15] [--workers=2] [--in-flight=500] [--per-step=N]`
 
 Against a fresh Postgres database (`bench_workflows`) and Redis, the production shape:
 `manage.py serve` (uvicorn + qcluster) with GITHUB_WEBHOOK_SECRET set, the platform URLs pointed
@@ -13,7 +13,9 @@ at the fake platform server (tests/fakes/platforms.py, in this process, not coun
    (sampled from /proc every 100 ms), messages created twice;
 3. latency: signed issues webhooks paced at `--rate`/s for `--seconds` s; per run, the first
    step's started_at minus the event's received_at, split into stored→run created and run
-   created→step started.
+   created→step started;
+4. with `--per-step=N`, the rejected alternative: N steps, each its own django-q2 task that
+   holds a worker through its call (bench/workflows_per_step.py).
 """
 
 import asyncio
@@ -76,9 +78,21 @@ def main(argv: list[str]) -> int:
         reference = reference_calls(fake, runs, delay)
         concurrency = concurrency_phase(fake, server, url, runs, delay)
         latency = latency_phase(fake, url, rate, seconds)
+        per_step = None
+        if int(options.get("per-step", 0)):
+            from bench.workflows_per_step import measure
+
+            per_step = measure(int(options["per-step"]), delay, fake)
     finally:
         stop_server(server)
         fake.stop()
+    if per_step:
+        print(
+            f"alternative, one task per step: {per_step['count']} steps at {delay:g} s in "
+            f"{per_step['elapsed_s']:.2f} s = {per_step['per_s']:.1f} steps/s "
+            f"(the runner: {runs} in {concurrency['elapsed_s']:.2f} s = "
+            f"{runs / concurrency['elapsed_s']:.1f} steps/s)"
+        )
     return report(reference, concurrency, latency, options, runs, delay, rate, seconds)
 
 
