@@ -10,4 +10,10 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from orchestrator.core import checks  # noqa: F401 - registers the system checks
+        from orchestrator.core import (
+            checks,  # noqa: F401 - registers the system checks
+            forksafe,
+        )
+
+        # django-q2 forks its workers; every process must drop inherited pool connections.
+        forksafe.install()
