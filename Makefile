@@ -19,12 +19,12 @@ install: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet --python $(PYTHON)
 
 run: install
-	$(MANAGE) migrate --no-input -v0
-	$(MANAGE) seed_demo
+	$(MANAGE) migrate --no-input -v0 --skip-checks
+	$(MANAGE) seed_demo --skip-checks
 	$(MANAGE) serve --show-demo-login
 
 serve: install
-	$(MANAGE) migrate --no-input -v0
+	$(MANAGE) migrate --no-input -v0 --skip-checks
 	$(MANAGE) serve
 
 test: install

@@ -50,7 +50,8 @@ def web_command(host: str, port: int, workers: int) -> list[str]:
 
 
 def worker_command() -> list[str]:
-    return [sys.executable, str(BASE_DIR / "manage.py"), "qcluster"]
+    # `serve` already ran the system checks; the child would only print them again.
+    return [sys.executable, str(BASE_DIR / "manage.py"), "qcluster", "--skip-checks"]
 
 
 @dataclass
