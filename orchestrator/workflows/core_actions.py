@@ -1,16 +1,18 @@
 """Core actions: log a line, wait, call any HTTP endpoint."""
 
 import asyncio
+import json
 import logging
 from typing import Any, Literal
 
-import httpx
+import aiohttp
 from pydantic import BaseModel, Field
 
+from integrations.http import session_for
 from orchestrator.workflows.actions import ActionContext, ActionError, action
 
 logger = logging.getLogger("contexten.workflows.core")
-HTTP_TIMEOUT_S = 30.0
+TIMEOUT = aiohttp.ClientTimeout(total=30.0)
 
 
 class LogInput(BaseModel):
@@ -50,37 +52,27 @@ class HttpRequestInput(BaseModel):
     expect_status: list[int] | None = None
 
 
-_client: httpx.AsyncClient | None = None
-
-
-def http_client() -> httpx.AsyncClient:
-    """One pooled client per event loop (each runner task has its own loop)."""
-    global _client
-    loop = asyncio.get_running_loop()
-    if _client is None or getattr(_client, "_contexten_loop", None) is not loop:
-        _client = httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, limits=httpx.Limits(max_connections=50))
-        _client._contexten_loop = loop
-    return _client
-
-
 @action("core.http_request", input_model=HttpRequestInput)
 async def http_request(params: HttpRequestInput, context: ActionContext) -> dict[str, Any]:
     """Call an HTTP endpoint; 5xx and 429 are retried, other 4xx fail at once."""
     headers = {"Idempotency-Key": context.idempotency_key, **params.headers}
+    # The same per-loop pooled sessions the platform clients use, closed with their loop.
+    session = await session_for("core", "", {})
     try:
-        response = await http_client().request(
-            params.method, params.url, headers=headers, json=params.json_body
-        )
-    except httpx.HTTPError as exc:
+        async with session.request(
+            params.method, params.url, headers=headers, json=params.json_body, timeout=TIMEOUT
+        ) as response:
+            body = await _body(response)
+    except (aiohttp.ClientError, TimeoutError) as exc:
         raise ActionError(f"{params.method} {params.url}: {type(exc).__name__}") from None
     expected = params.expect_status or list(range(200, 300))
-    if response.status_code not in expected:
+    if response.status not in expected:
         raise _status_error(params, response)
-    return {"status": response.status_code, "body": _body(response)}
+    return {"status": response.status, "body": body}
 
 
-def _status_error(params: HttpRequestInput, response: httpx.Response) -> ActionError:
-    status = response.status_code
+def _status_error(params: HttpRequestInput, response: aiohttp.ClientResponse) -> ActionError:
+    status = response.status
     retry_after = response.headers.get("Retry-After")
     return ActionError(
         f"{params.method} {params.url} answered {status}",
@@ -90,8 +82,9 @@ def _status_error(params: HttpRequestInput, response: httpx.Response) -> ActionE
     )
 
 
-def _body(response: httpx.Response) -> Any:
+async def _body(response: aiohttp.ClientResponse) -> Any:
+    text = await response.text(errors="replace")
     try:
-        return response.json()
+        return json.loads(text)
     except ValueError:
-        return response.text[:10_000]
+        return text[:10_000]
