@@ -38,7 +38,10 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# wrk is the load generator the ingest benchmark measures with (a Python client would take
+# the CPU the server needs); pgbench is its reference. Both come from Debian's packages.
 bench: install
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
