@@ -20,11 +20,13 @@ install: $(UV)
 
 run: install
 	$(MANAGE) migrate --no-input -v0 --skip-checks
+	$(MANAGE) collectstatic --no-input -v0 --skip-checks
 	$(MANAGE) seed_demo --skip-checks
 	$(MANAGE) serve --show-demo-login
 
 serve: install
 	$(MANAGE) migrate --no-input -v0 --skip-checks
+	$(MANAGE) collectstatic --no-input -v0 --skip-checks
 	$(MANAGE) serve
 
 test: install
