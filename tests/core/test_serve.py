@@ -81,3 +81,34 @@ def test_serve_exits_nonzero_when_a_child_dies(subprocess_env):
             process.kill()
     assert process.returncode == 1
     assert "exited with status" in output
+
+
+def test_debug_off_still_serves_admin_static_files(subprocess_env):
+    env = {**subprocess_env, "DEBUG": "false", "SECRET_KEY": "k" * 50}
+    port = free_port()
+    process = start_served(env, port)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health/live", process=process)
+        url = f"http://127.0.0.1:{port}/static/admin/css/base.css"
+        with urllib.request.urlopen(url) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/css")
+            assert b"body" in response.read()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_debug_off_with_default_secret_key_refuses_to_serve(subprocess_env):
+    env = {**subprocess_env, "DEBUG": "false"}
+    env.pop("SECRET_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "serve", "--port", str(free_port())],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "contexten.E001" in result.stderr
