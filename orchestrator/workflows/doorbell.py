@@ -1,8 +1,11 @@
 """The doorbell: wake a runner when steps become ready, without flooding the queue.
 
-The database is the source of truth; a queued `run_ready_steps` task only says "look". While
-a runner holds the lease it polls for due steps itself, so ringing is a no-op. A runner drops
-the lease before its final look, so a step made ready just before is never stranded.
+The database is the source of truth; a queued `run_ready_steps` task only says "look". Up to
+WORKFLOW_RUNNERS runners drive steps at once, each holding one of the leases "runner:0".. in
+its own worker process (so each has its own platform pools). While any runner holds a lease it
+polls for due steps itself, so an ordinary ring is a no-op; a runner with more due work than
+it can take rings with `grow=True`, which starts runners for the free leases. A runner drops
+its lease before its final look, so a step made ready just before is never stranded.
 Leases live in Redis when REDIS_URL is set, else in the EngineBeacon table.
 """
 
@@ -15,29 +18,68 @@ from django.utils import timezone
 
 logger = logging.getLogger("contexten.workflows")
 
-RUNNER = "runner"
+RUNNER_PREFIX = "runner:"
 DOORBELL = "doorbell"
 KEY_PREFIX = "contexten:workflows:"
 DEBOUNCE_S = 0.3
 
 
-def ring(*, force: bool = False, takeover: bool = False) -> bool:
+def ring(*, force: bool = False, takeover: bool = False, grow: bool = False) -> bool:
     """Queue a runner task unless one is active or was just queued; answer whether queued.
 
-    `takeover` asks the runner to wait out a (dead) holder's lease rather than leave.
+    `grow` (from a runner with more due work than it can take) queues one task per free
+    runner lease instead. `takeover` asks the runner to wait out a (dead) holder's lease.
     """
-    if not force and (lease_holder(RUNNER) or not take_lease(DOORBELL, "ring", DEBOUNCE_S)):
-        return False
+    tasks = 1
+    if not force:
+        held = runners_holding()
+        if held >= (runner_leases_count() if grow else 1):
+            return False
+        if not take_lease(DOORBELL, "ring", DEBOUNCE_S):
+            return False
+        tasks = runner_leases_count() - held if grow else 1
     from django_q.tasks import async_task
 
-    async_task(
-        "orchestrator.workflows.runner.run_ready_steps",
-        takeover,
-        task_name="workflows.run_ready_steps",
-        broker=_broker(),
-        save=False,
-    )
+    for _ in range(tasks):
+        async_task(
+            "orchestrator.workflows.runner.run_ready_steps",
+            takeover,
+            task_name="workflows.run_ready_steps",
+            broker=_broker(),
+            save=False,
+        )
     return True
+
+
+def runner_leases_count() -> int:
+    return max(settings.WORKFLOW_RUNNERS, 1)
+
+
+def runner_lease_names() -> list[str]:
+    return [f"{RUNNER_PREFIX}{index}" for index in range(runner_leases_count())]
+
+
+def runners_holding() -> int:
+    """How many runner leases are held right now (one read)."""
+    names = runner_lease_names()
+    if settings.REDIS_URL:
+        from orchestrator.core.redis import redis_client
+
+        return sum(
+            value is not None for value in redis_client().mget(KEY_PREFIX + n for n in names)
+        )
+    from orchestrator.workflows.models import EngineBeacon
+
+    return EngineBeacon.objects.filter(name__in=names, expires_at__gt=timezone.now()).count()
+
+
+def take_runner_lease(holder: str, ttl_s: float, prefer: str | None = None) -> str | None:
+    """Take (or keep) a free runner lease, `prefer` first; answer its name, None if all held."""
+    names = runner_lease_names()
+    if prefer in names:
+        names.remove(prefer)
+        names.insert(0, prefer)
+    return next((name for name in names if take_lease(name, holder, ttl_s)), None)
 
 
 @cache

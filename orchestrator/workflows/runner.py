@@ -5,6 +5,11 @@ in batches (up to WORKFLOW_MAX_IN_FLIGHT), runs them concurrently, and writes th
 in batches from a single database thread, claiming newly ready steps while others are still in
 flight. It leaves when nothing has been due for a short while, or when its lifetime is up
 (django-q2 kills tasks at 120 s), ringing the doorbell if work remains.
+
+Up to WORKFLOW_RUNNERS runners drive at once, one per worker process and runner lease. With
+more than one, a runner keeps at most WORKFLOW_MAX_IN_FLIGHT / WORKFLOW_RUNNERS steps queued
+for a platform slot (so it does not hoard steps the others could send through their own
+pools) and, when it has more due work than that, rings for the free leases' runners.
 """
 
 import asyncio
@@ -29,14 +34,15 @@ HEARTBEAT_EVERY_S = 5.0
 LEASE_TTL_S = 5.0  # refreshed every second; a dead runner's lapses this fast
 HAND_BACK_AFTER_S = 5.0  # past the lifetime, steps still waiting for a slot are handed back
 LINGER_S = 2.0  # stay a moment after the last step: bursts arrive in waves
+HELP_EVERY_S = 1.0  # a saturated runner rings for more runners at most this often
 
 
 def run_ready_steps(takeover: bool = False) -> int:
     """django-q2 task: drive due steps until none are left; answer how many were recorded.
 
-    One runner drives at a time (it holds the runner lease); a duplicate doorbell's task
-    leaves at once rather than hold a worker. `takeover` (the sweeper, after finding a dead
-    worker's steps) waits for a dead runner's lease to lapse instead.
+    Each runner holds one of WORKFLOW_RUNNERS leases; a task finding them all held leaves at
+    once rather than hold a worker. `takeover` (the sweeper, after finding a dead worker's
+    steps) waits for a dead runner's lease to lapse instead.
     """
     close_old_connections()
     runner = Runner()
@@ -92,6 +98,11 @@ class Runner:
     def __init__(self):
         self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.cap = settings.WORKFLOW_MAX_IN_FLIGHT
+        self.runners = doorbell.runner_leases_count()
+        # Steps waiting for a platform slot this runner may hold; with one runner, all of cap.
+        self.queue_cap = max(self.cap // self.runners, 1)
+        self.lease: str | None = None
+        self.last_help = 0.0
         self.poll_s = settings.WORKFLOW_POLL_MS / 1000
         # Two database threads: outcomes are recorded while the next batch is claimed.
         self.db_thread = ThreadPoolExecutor(1, thread_name_prefix="workflows-db")
@@ -102,12 +113,13 @@ class Runner:
         self.recorded = 0
 
     def acquire(self, wait_s: float) -> bool:
-        """Take the runner lease, waiting up to `wait_s` for another holder's to lapse."""
+        """Take a free runner lease, waiting up to `wait_s` for another holder's to lapse."""
         deadline = time.monotonic() + wait_s
-        while not doorbell.take_lease(doorbell.RUNNER, self.id, LEASE_TTL_S):
+        while not (lease := doorbell.take_runner_lease(self.id, LEASE_TTL_S)):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.5)
+        self.lease = lease
         return True
 
     async def db(self, func, *args, thread: ThreadPoolExecutor | None = None):
@@ -119,7 +131,7 @@ class Runner:
         start = time.monotonic()
         self.claim_until = start + settings.WORKFLOW_RUNNER_LIFETIME
         self.last_beat = self.last_lease = start
-        logger.info("workflows.runner.start runner=%s", self.id)
+        logger.info("workflows.runner.start runner=%s lease=%s", self.id, self.lease)
         try:
             await self._loop()
         finally:
@@ -143,10 +155,12 @@ class Runner:
             idle_since = idle_since or time.monotonic()
             if await self._keep_waiting(idle_since):
                 continue
-            await self.db(doorbell.release_lease, doorbell.RUNNER, self.id)
-            if not await self._claim():  # the final look, after dropping the lease
+            if self.lease is None:
+                return  # lost the lease (a stall past its TTL): its new holder looks instead
+            await self.db(doorbell.release_lease, self.lease, self.id)
+            if not await self._claim(final=True):  # the final look, after dropping the lease
                 return
-            await self.db(doorbell.take_lease, doorbell.RUNNER, self.id, LEASE_TTL_S)
+            await self._refresh_lease()
 
     async def _tick(self) -> bool:
         """Record, claim, wait for a completion; answer whether anything was going on."""
@@ -179,14 +193,28 @@ class Runner:
                 self.inflight.pop(task)
                 self.finished.append(Outcome(job.step_run_id, job.token, "wait", retry_after=0))
 
-    async def _claim(self) -> bool:
-        if time.monotonic() >= self.claim_until:
+    async def _claim(self, final: bool = False) -> bool:
+        """Claim what fits; without a lease (lost, or past the final look) claim nothing."""
+        if time.monotonic() >= self.claim_until or (self.lease is None and not final):
             return False
-        jobs, decided = await self.db(steps.claim, self.cap - len(self.inflight), self.id)
+        queued = sum(not job.started for job in self.inflight.values())
+        limit = min(self.cap - len(self.inflight), self.queue_cap - queued)
+        jobs, decided = await self.db(steps.claim, limit, self.id)
         self.finished += decided
         for job in jobs:
             self.inflight[asyncio.create_task(execute_job(job, self._slots(job)))] = job
+        if len(jobs) + len(decided) >= limit and self.runners > 1:
+            await self._ask_for_help()
         return bool(jobs or decided)
+
+    async def _ask_for_help(self) -> None:
+        """Full, with steps still due: start runners for the free leases (rate-limited)."""
+        now = time.monotonic()
+        if now - self.last_help < HELP_EVERY_S:
+            return
+        self.last_help = now
+        if await self.db(steps.anything_due):
+            await self.db(partial(doorbell.ring, grow=True))
 
     def _slots(self, job: Job) -> asyncio.Semaphore | None:
         """One semaphore per platform, sized like its connection pool (`<PLATFORM>_POOL_MAX`)."""
@@ -208,8 +236,15 @@ class Runner:
             await self.db(steps.heartbeat, tokens)
             self.last_beat = now
         if now - self.last_lease >= 1.0:
-            await self.db(doorbell.take_lease, doorbell.RUNNER, self.id, LEASE_TTL_S)
+            await self._refresh_lease()
             self.last_lease = now
+
+    async def _refresh_lease(self) -> None:
+        """Keep our lease (or take a free one if it lapsed and was taken); None stops claims."""
+        lease = await self.db(doorbell.take_runner_lease, self.id, LEASE_TTL_S, self.lease)
+        if lease != self.lease:
+            logger.warning("workflows.runner.lease runner=%s %s -> %s", self.id, self.lease, lease)
+        self.lease = lease
 
     async def _keep_waiting(self, idle_since: float) -> bool:
         """Idle: sleep a poll if a step is due soon or we are still lingering."""
@@ -226,7 +261,8 @@ class Runner:
     def _close(self) -> None:
         """On the database thread: hand over remaining work, then close its connection."""
         try:
-            doorbell.release_lease(doorbell.RUNNER, self.id)
+            if self.lease is not None:
+                doorbell.release_lease(self.lease, self.id)
             if engine.seconds_until_next_due(settings.WORKFLOW_RUNNER_MAX_WAIT) is not None:
                 doorbell.ring(force=True)
         finally:

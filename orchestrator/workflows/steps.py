@@ -55,7 +55,7 @@ class Outcome:
 
 def claim(limit: int, runner: str) -> tuple[list[Job], list[Outcome]]:
     """Claim up to `limit` due steps; answer jobs to run and outcomes decided already."""
-    if limit <= 0 or not _anything_due():
+    if limit <= 0 or not anything_due():
         return [], []
     token = f"{runner}:{uuid.uuid4().hex[:8]}"
     now = timezone.now()
@@ -81,7 +81,7 @@ def claim(limit: int, runner: str) -> tuple[list[Job], list[Outcome]]:
     return prepare(claimed, token)
 
 
-def _anything_due() -> bool:
+def anything_due() -> bool:
     """A cheap read first, so an idle runner never opens a write transaction."""
     return StepRun.objects.filter(
         status__in=STEP_CLAIMABLE, next_attempt_at__lte=timezone.now()

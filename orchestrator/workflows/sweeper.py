@@ -31,7 +31,7 @@ def sweep() -> dict:
     if engine.seconds_until_next_due(0) is not None:
         # Re-driven steps mean a runner died; its lease may still look alive for a few seconds.
         takeover = bool(counts["redriven"])
-        force = takeover or doorbell.lease_holder(doorbell.RUNNER) is None
+        force = takeover or doorbell.runners_holding() == 0
         counts["rang"] = doorbell.ring(force=force, takeover=takeover)
     if any(counts.values()):
         logger.info("workflows.sweep %s", counts)

@@ -290,7 +290,12 @@ class FakePlatforms:
         self._peak = max(self._peak, self._in_flight)
         try:
             call = await self._record(request, platform, path)
-            response = await self._answer(request, call)
+            if generation != self._generation:
+                # A call from an earlier test, reset while it waited out its delay: it must
+                # not create anything in the current test's state.
+                response = web.Response(status=503, text="the fake was reset mid-request")
+            else:
+                response = await self._answer(request, call)
         finally:
             if generation == self._generation:
                 self._in_flight -= 1
