@@ -132,7 +132,7 @@ else:
 WORKFLOW_MAX_IN_FLIGHT = read_int(env, "WORKFLOW_MAX_IN_FLIGHT", 500)
 # Runners driving steps at once, each in its own worker process with its own platform pools
 # (leases "runner:0".."runner:K-1"); keep it below Q_WORKERS so dispatch is never starved.
-WORKFLOW_RUNNERS = read_int(env, "WORKFLOW_RUNNERS", 2)
+WORKFLOW_RUNNERS = read_int(env, "WORKFLOW_RUNNERS", 1)
 # A running step whose heartbeat is older than this is re-driven by the sweeper (seconds).
 WORKFLOW_HEARTBEAT_TIMEOUT = read_int(env, "WORKFLOW_HEARTBEAT_TIMEOUT", 60)
 WORKFLOW_SWEEP_MINUTES = read_int(env, "WORKFLOW_SWEEP_MINUTES", 1)
