@@ -1,7 +1,7 @@
 """Workflow engine benchmark: 1,000 slow Slack steps in flight, and trigger latency.
 
 `python -m bench workflows [--runs=1000] [--delay=1] [--rate=200] [--seconds=10]
-                           [--slack-pool=15] [--workers=2] [--runners=1] [--in-flight=500]
+                           [--slack-pool=15] [--workers=6] [--runners=1] [--in-flight=500]
                            [--per-step=N]`
 
 `--runners=K` sets WORKFLOW_RUNNERS: up to K runners drive steps at once, each in its own
@@ -151,7 +151,7 @@ def server_env(database_url: str, fake, options: dict) -> dict:
         "GITHUB_WEBHOOK_SECRET": SECRET,
         "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         "SLACK_POOL_MAX": options.get("slack-pool", "15"),
-        "Q_WORKERS": options.get("workers", "2"),
+        "Q_WORKERS": options.get("workers", "6"),
         "WORKFLOW_RUNNERS": options.get("runners", "1"),
         "WORKFLOW_MAX_IN_FLIGHT": options.get("in-flight", "500"),
     }

@@ -112,7 +112,7 @@ else:
 
 Q_CLUSTER = {
     "name": "contexten",
-    "workers": read_int(env, "Q_WORKERS", 4),
+    "workers": read_int(env, "Q_WORKERS", 6),
     "timeout": 120,
     "retry": 180,
     "max_attempts": 1,
