@@ -92,14 +92,19 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
             return filter_events(Event.objects.all(), self.request.query_params)
         return Event.objects.all()
 
-    @extend_schema(request=None, responses=ReplayResultSerializer)
+    @extend_schema(operation_id="events_replay_one", request=None, responses=ReplayResultSerializer)
     @action(detail=True, methods=["post"])
     def replay(self, request, pk=None):
         """Reset this event to `received` with a fresh attempt budget and dispatch it again."""
         event = self.get_object()
         return Response({"replayed": replay(Event.objects.filter(pk=event.pk))})
 
-    @extend_schema(parameters=FILTERS, request=None, responses=ReplayResultSerializer)
+    @extend_schema(
+        operation_id="events_replay_matching",
+        parameters=FILTERS,
+        request=None,
+        responses=ReplayResultSerializer,
+    )
     @action(detail=False, methods=["post"], url_path="replay")
     def replay_matching(self, request):
         """Replay every event matching the filters (query string or JSON body); at least one

@@ -75,3 +75,11 @@ def test_dashboard_served_to_staff(client, staff_user):
 
 def test_root_redirects_to_admin(client):
     assert client.get("/")["Location"] == "/admin/"
+
+
+def test_openapi_schema_validates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    schema_file = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(schema_file))
+    assert "/api/events/{id}/replay/" in schema_file.read_text()
