@@ -3,27 +3,10 @@
 import pytest
 
 from orchestrator.workflows import dsl
+from orchestrator.workflows.demo import PR_OPENED_TO_LINEAR
 
-GOOD = """
-name: pr-opened-to-linear
-trigger:
-  event: github.pull_request.opened
-  when: "{{ not event.data.pull_request.draft }}"
-concurrency: 50
-steps:
-  - id: ticket
-    action: linear.create_issue
-    with:
-      title: "Review PR #{{ event.data.number }}: {{ event.data.pull_request.title }}"
-    retry: {max_attempts: 5, backoff: exponential, initial: 1s, max: 60s}
-    timeout: 30s
-  - id: notify
-    needs: [ticket]
-    action: slack.post_message
-    with:
-      channel: "#eng"
-      text: "{{ steps.ticket.output.identifier }} for PR #{{ event.data.number }}"
-"""
+# The SPEC §6 example, exactly as `make run` seeds it.
+GOOD = PR_OPENED_TO_LINEAR
 
 
 def doc(*steps, trigger=None, **extra):
