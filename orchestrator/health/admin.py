@@ -4,7 +4,16 @@ from django.conf import settings
 from django.contrib import admin, messages
 
 from orchestrator.health import breakers
-from orchestrator.health.models import BreakerState
+from orchestrator.health.models import (
+    Alert,
+    BreakerState,
+    CheckResult,
+    CheckState,
+    Escalation,
+    Incident,
+    RecoveryAction,
+    RecoveryExecution,
+)
 
 
 @admin.register(BreakerState)
@@ -51,3 +60,79 @@ class BreakerStateAdmin(admin.ModelAdmin):
         for platform in platforms:
             breakers.reset(platform)
         self.message_user(request, f"Closed: {', '.join(platforms)}.", messages.SUCCESS)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is written by the health jobs, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CheckState)
+class CheckStateAdmin(ReadOnlyAdmin):
+    list_display = ["name", "status", "raw_status", "observed_value", "observed_unit", "mean",
+                    "deviation", "samples", "since", "updated_at"]  # fmt: skip
+    list_filter = ["status", "component_type"]
+    search_fields = ["name", "output"]
+
+
+@admin.register(CheckResult)
+class CheckResultAdmin(ReadOnlyAdmin):
+    list_display = ["time", "name", "status", "observed_value", "observed_unit", "output"]
+    list_filter = ["status", "name"]
+    search_fields = ["name", "output"]
+    date_hierarchy = "time"
+
+
+@admin.register(Incident)
+class IncidentAdmin(ReadOnlyAdmin):
+    list_display = ["key", "severity", "state", "title", "cause", "opened_at", "resolved_at"]
+    list_filter = ["state", "severity"]
+    search_fields = ["key", "title", "cause"]
+
+
+@admin.register(RecoveryAction)
+class RecoveryActionAdmin(admin.ModelAdmin):
+    """The recovery catalog is operator data: add, tune and switch entries off here."""
+
+    list_display = ["name", "enabled", "trigger_check", "trigger_status", "action",
+                    "cooldown_seconds", "max_attempts"]  # fmt: skip
+    list_filter = ["enabled", "action", "trigger_status"]
+    search_fields = ["name", "trigger_check", "description"]
+    actions = ["enable", "disable"]
+
+    @admin.action(description="Enable selected recovery actions")
+    def enable(self, request, queryset):
+        self.message_user(request, f"Enabled {queryset.update(enabled=True)}.", messages.SUCCESS)
+
+    @admin.action(description="Disable selected recovery actions")
+    def disable(self, request, queryset):
+        self.message_user(request, f"Disabled {queryset.update(enabled=False)}.", messages.SUCCESS)
+
+
+@admin.register(RecoveryExecution)
+class RecoveryExecutionAdmin(ReadOnlyAdmin):
+    list_display = ["started_at", "recovery", "check_name", "outcome", "detail", "incident"]
+    list_filter = ["outcome", "recovery"]
+    search_fields = ["detail", "check_name", "recovery__name"]
+    list_select_related = ["recovery", "incident"]
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ["key", "group", "severity", "state", "summary", "starts_at",
+                    "notifications", "resolved_at"]  # fmt: skip
+    list_filter = ["state", "severity", "group"]
+    search_fields = ["key", "summary"]
+
+
+@admin.register(Escalation)
+class EscalationAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "channel", "subject", "outcome", "run_id", "error"]
+    list_filter = ["channel", "outcome", "kind"]
+    search_fields = ["subject", "text", "error"]
+    list_select_related = ["alert"]

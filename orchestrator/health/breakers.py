@@ -242,6 +242,11 @@ def log_transition(platform: str, old: str, new: str, record: BreakerRecord) -> 
 
 
 # --- sync API (health checks, dashboard, healing actions, the admin) -------------------
+def platforms() -> tuple[str, ...]:
+    """The platforms that have a breaker (one place to ask, so a registry can answer later)."""
+    return PLATFORMS
+
+
 def breaker_state(platform: str) -> str:
     """Answer "closed", "open" or "half_open" as every process sees it. Sync: from async code
     use `await asyncio.to_thread(breaker_state, p)` (the database store needs a thread)."""
