@@ -76,6 +76,8 @@ class PlatformClient:
             raise PlatformError(
                 f"{self.platform} {method} {path}: {describe(exc)}", outage=True
             ) from None
+        finally:
+            breakers.release(self.platform)  # also when the step's timeout cancels the call
         error = self.check(answer)
         await breakers.record(self.platform, success=not (error and error.outage))
         if error is not None:

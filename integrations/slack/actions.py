@@ -2,8 +2,9 @@
 
 Idempotency: chat.postMessage has no idempotency key, so each message carries the step's key
 in its message metadata (`event_type: contexten_step`). On a retry (attempt > 1) the action
-first reads the channel's recent history with metadata and answers the message already
-posted, if any, instead of posting it twice.
+first resolves the channel to its id (conversations.list, cached: Slack's history refuses
+names), pages the channel's history with metadata and answers the message already posted,
+if any, instead of posting it twice.
 """
 
 from __future__ import annotations
@@ -53,11 +54,19 @@ async def post_message(params: PostMessageInput, context: ActionContext) -> dict
 
 
 async def find_posted(client, channel: str, key: str) -> dict | None:
-    """The message an earlier attempt of this step already posted, if Slack has it."""
-    channel_id = (await client.channel(channel))["id"]
+    """The message an earlier attempt of this step already posted, if Slack has it.
+
+    `channel` may be a `#name`: it is resolved to the conversation id first, because
+    conversations.history refuses names (channel_not_found would fail the step for good).
+    """
+    channel_id = await client.channel_id(channel)
+    if channel_id is None:
+        return None  # no such channel, so nothing was posted; chat.postMessage will say why
     oldest = f"{time.time() - HISTORY_WINDOW_S:.6f}"
-    for message in await client.recent_messages(channel_id, oldest):
+
+    def ours(message: dict) -> bool:
         payload = (message.get("metadata") or {}).get("event_payload") or {}
-        if payload.get("idempotency_key") == key:
-            return {"channel": channel_id, "ts": message["ts"]}
-    return None
+        return payload.get("idempotency_key") == key
+
+    message = await client.find_message(channel_id, oldest, ours)
+    return None if message is None else {"channel": channel_id, "ts": message["ts"]}

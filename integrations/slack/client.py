@@ -1,4 +1,4 @@
-"""Async Slack Web API client: pooled per event loop, breaker-guarded, cached channel lookups.
+"""Async Slack Web API client: pooled per event loop, breaker-guarded, cached channel ids.
 
 Base URL and token come from SLACK_API_URL and SLACK_BOT_TOKEN. Slack answers most errors
 with HTTP 200 and `{"ok": false, "error": "<code>"}`; rate limits answer 429 + Retry-After.
@@ -7,6 +7,7 @@ with HTTP 200 and `{"ok": false, "error": "<code>"}`; rate limits answer 429 + R
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,12 @@ from integrations.http import Answer, PlatformClient, PlatformError, session_for
 # Error codes that say Slack, not the request, is at fault: retry, and count as an outage.
 JSON = {"Content-Type": "application/json; charset=utf-8"}
 OUTAGE_CODES = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+# Conversation ids (public C…, private G…, direct D…); names are lower case, so never match.
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{8,}$")
+LIST_PAGE = 200  # Slack recommends at most 200 per page
+HISTORY_PAGE = 200
+# How far back a retry looks for its own earlier post: 50 pages of 200 messages.
+HISTORY_MAX_PAGES = 50
 
 
 class PostedMessage(BaseModel):
@@ -54,19 +61,57 @@ class SlackClient(PlatformClient):
     async def post_message(self, fields: dict[str, Any]) -> PostedMessage:
         return PostedMessage.model_validate(await self.api("chat.postMessage", **fields))
 
-    async def recent_messages(self, channel: str, oldest: str = "0") -> list[dict]:
-        """The channel's latest messages, metadata included (for finding our own posts)."""
-        data = await self.read("conversations.history", channel=channel, oldest=oldest,
-                              limit=100, include_all_metadata=True)  # fmt: skip
-        return data.get("messages", [])
+    async def find_message(self, channel_id: str, oldest: str, matches) -> dict | None:
+        """The newest message in the channel since `oldest` for which `matches(message)` is
+        true, paging conversations.history (metadata included) past the newest page."""
+        cursor = ""
+        for _ in range(HISTORY_MAX_PAGES):
+            page = {"cursor": cursor} if cursor else {}
+            data = await self.read("conversations.history", channel=channel_id, oldest=oldest,
+                                   limit=HISTORY_PAGE, include_all_metadata=True,
+                                   **page)  # fmt: skip
+            found = next((m for m in data.get("messages", []) if matches(m)), None)
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
+            if found is not None or not cursor:
+                return found
+        return None
 
-    async def channel(self, ref: str) -> dict:
-        """The channel (by id or #name), from the two-level cache."""
+    async def channel_id(self, ref: str) -> str | None:
+        """The conversation id for `ref`: an id as it is, a `#name` through conversations.list
+        (paged, then cached in both levels). None when no channel has that name.
+
+        Slack's conversations.info and .history take an id only; a name answers
+        channel_not_found there, so every read by channel goes through this first.
+        """
+        if CHANNEL_ID.match(ref):
+            return ref
+        name = ref.removeprefix("#")
 
         async def fetch(stale: cache.Entry | None) -> cache.Entry:
-            return cache.Entry((await self.read("conversations.info", channel=ref))["channel"])
+            found = await self._list_channel_id(name)
+            if found is None:
+                raise ChannelNotFound(name)  # not cached: the channel may be created later
+            return cache.Entry(found)
 
-        return await cache.lookup(f"slack:channel:{settings.SLACK_API_URL}:{ref}", fetch)
+        try:
+            return await cache.lookup(f"slack:channel-id:{settings.SLACK_API_URL}:{name}", fetch)
+        except ChannelNotFound:
+            return None
+
+    async def _list_channel_id(self, name: str) -> str | None:
+        cursor = ""
+        while True:
+            page = {"cursor": cursor} if cursor else {}
+            data = await self.read("conversations.list", limit=LIST_PAGE, exclude_archived=True,
+                                   types="public_channel,private_channel", **page)  # fmt: skip
+            found = next((c["id"] for c in data.get("channels", []) if c.get("name") == name), None)
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
+            if found is not None or not cursor:
+                return found
+
+
+class ChannelNotFound(LookupError):
+    pass
 
 
 async def slack() -> SlackClient:

@@ -8,6 +8,12 @@
 - **half_open**: BREAKER_HALF_OPEN_PROBES calls are let through. When they have all reported,
   the breaker closes (failure rate below the threshold) or opens again. Probes that never
   report (a killed worker) are re-issued after another open wait.
+- **failing** (still closed, but this process's last outcome was an outage): at most
+  BREAKER_HALF_OPEN_PROBES calls are in flight in this process; the others wait as for an
+  open breaker. So while failures mount towards the threshold, a backlog of hundreds of
+  steps costs a few calls at a time, not one each; the first success lifts the cap. A
+  failure is folded into the shared record at once, so the breaker opens on the failures
+  themselves rather than a sync interval later.
 
 The record lives in Redis when REDIS_URL is set and in the `BreakerState` table otherwise
 (breaker_stores.py); one pure state machine (`BreakerRecord`) serves both. The hot path never
@@ -132,7 +138,14 @@ class LocalView:
     successes: int = 0
     failures: int = 0
     syncing: bool = False
+    in_flight: int = 0  # calls of this process let through and not yet released
+    # The last outcome this process saw: None (none yet), True, False. While the last one
+    # failed, calls are capped (see before_call); the first success lifts the cap.
+    last_ok: bool | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def failing(self) -> bool:
+        return self.last_ok is False
 
     def take_pending(self) -> tuple[int, int]:
         with self.lock:
@@ -158,13 +171,23 @@ def _store():
 
 # --- the hot path (async; called by the platform clients) ------------------------------
 async def before_call(platform: str) -> None:
-    """Let a call through, or raise BreakerOpen with the seconds until a probe may go."""
+    """Let a call through, or raise BreakerOpen with the seconds until a probe may go.
+
+    A call let through must be followed by `release(platform)` once it is over.
+    """
     view = _view(platform)
     record = view.record
     if record is None or _stale(view):
         record = await _sync(platform, view) or record
-    if record is None or record.state == CLOSED:
-        return
+    if record is not None and record.state != CLOSED:
+        await _claim_probe(platform, view, record)
+        return _admit(platform, view, cap=None)
+    # Closed, but failures are mounting: only a few calls at a time find out whether the
+    # platform is down, instead of every queued call (an outage costs a bounded number).
+    _admit(platform, view, cap=_config().probes if view.failing() else None)
+
+
+async def _claim_probe(platform: str, view: LocalView, record: BreakerRecord) -> None:
     now, config = time.time(), _config()
     if record.state == OPEN and now < record.open_until:
         raise BreakerOpen(platform, retry_after=round(record.open_until - now, 3))
@@ -177,6 +200,26 @@ async def before_call(platform: str) -> None:
     if not allowed:
         wait = record.open_until - now if record.state == OPEN else _recheck_after()
         raise BreakerOpen(platform, retry_after=round(max(wait, 0.05), 3))
+
+
+def _admit(platform: str, view: LocalView, cap: int | None) -> None:
+    """Count the call in flight, unless `cap` calls already are."""
+    with view.lock:
+        if cap is not None and view.in_flight >= cap:
+            raise BreakerOpen(platform, retry_after=_recheck_after())
+        view.in_flight += 1
+
+
+def release(platform: str) -> None:
+    """A call let through by before_call is over (whatever its outcome)."""
+    view = _view(platform)
+    with view.lock:
+        view.in_flight = max(view.in_flight - 1, 0)
+
+
+def in_flight(platform: str) -> int:
+    """Calls this process has in flight to the platform (metrics, tests)."""
+    return _view(platform).in_flight
 
 
 def _recheck_after() -> float:
@@ -192,8 +235,11 @@ async def record(platform: str, success: bool) -> None:
             view.successes += 1
         else:
             view.failures += 1
+        view.last_ok = success
     probing = view.record is not None and view.record.state != CLOSED
-    if probing or _stale(view):
+    # A failure is folded in at once, so the breaker opens on the failures themselves rather
+    # than BREAKER_SYNC_MS later.
+    if probing or not success or _stale(view):
         await _sync(platform, view)
 
 

@@ -1,11 +1,17 @@
-"""The fake Slack Web API: chat.postMessage, auth.test, conversations.info and .list.
+"""The fake Slack Web API: chat.postMessage, auth.test, conversations.info, .list, .history.
 
-Like Slack, errors answer HTTP 200 with `{"ok": false, "error": "<code>"}`; only rate
-limits (429 + Retry-After) and outages use other statuses.
+As strict as Slack where it matters:
+- errors answer HTTP 200 with `{"ok": false, "error": "<code>"}`; only rate limits (429 +
+  Retry-After) and outages use other statuses;
+- chat.postMessage takes a channel id or `#name`, but conversations.info and .history take an
+  id only (a name answers channel_not_found);
+- conversations.list and .history page with `limit` and an opaque `cursor`
+  (`response_metadata.next_cursor`), newest messages first, 100 per page unless asked.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -100,20 +106,46 @@ def _conversation(channel_id: str, name: str) -> dict:
             "is_archived": False, "created": 1_700_000_000}  # fmt: skip
 
 
+def _channel_by_id(state, params) -> str | None:
+    """Slack's conversations.* read methods take a conversation id only: a `#name` (or a bare
+    name) answers channel_not_found there, even when a channel of that name exists."""
+    ref = str(params.get("channel") or "")
+    return ref if ref in state.channels else None
+
+
 def _conversations_info(state, params) -> web.Response:
-    channel_id = state.channel_id(str(params.get("channel") or ""))
+    channel_id = _channel_by_id(state, params)
     if channel_id is None:
         return _fail("channel_not_found")
     return _ok(channel=_conversation(channel_id, state.channels[channel_id]))
 
 
+def _page(items: list, params, default_limit: int, max_limit: int) -> tuple[list, str]:
+    """Cursor paging as Slack does it: an opaque cursor, `next_cursor` empty on the last page."""
+    try:
+        limit = min(max(int(params.get("limit") or default_limit), 1), max_limit)
+        start = (
+            int(base64.b64decode(params["cursor"]).decode().removeprefix("next:"))
+            if params.get("cursor")
+            else 0
+        )
+    except (ValueError, UnicodeDecodeError):
+        return [], "invalid_cursor"
+    chunk = items[start : start + limit]
+    more = start + limit < len(items)
+    return chunk, base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
+
+
 def _conversations_list(state, params) -> web.Response:
     channels = [_conversation(cid, name) for cid, name in state.channels.items()]
-    return _ok(channels=channels, response_metadata={"next_cursor": ""})
+    chunk, cursor = _page(channels, params, default_limit=100, max_limit=1000)
+    if cursor == "invalid_cursor":
+        return _fail("invalid_cursor")
+    return _ok(channels=chunk, response_metadata={"next_cursor": cursor})
 
 
 def _conversations_history(state, params) -> web.Response:
-    channel_id = state.channel_id(str(params.get("channel") or ""))
+    channel_id = _channel_by_id(state, params)
     if channel_id is None:
         return _fail("channel_not_found")
     oldest = float(params.get("oldest") or 0)
@@ -122,8 +154,11 @@ def _conversations_history(state, params) -> web.Response:
         {k: v for k, v in m.items() if k != "channel" and (with_metadata or k != "metadata")}
         for m in reversed(state.messages)
         if m["channel"] == channel_id and float(m["ts"]) >= oldest
-    ][: int(params.get("limit") or 100)]
-    return _ok(messages=messages, has_more=False)
+    ]
+    chunk, cursor = _page(messages, params, default_limit=100, max_limit=999)
+    if cursor == "invalid_cursor":
+        return _fail("invalid_cursor")
+    return _ok(messages=chunk, has_more=bool(cursor), response_metadata={"next_cursor": cursor})
 
 
 HANDLERS = {

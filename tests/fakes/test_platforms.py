@@ -29,6 +29,34 @@ def test_slack_unknown_channel_and_bad_token_answer_ok_false(fake_platforms):
     assert fake_platforms.created("slack") == []
 
 
+def test_slack_conversation_reads_refuse_names_as_slack_does(fake_platforms):
+    channel_id = fake_platforms.state.channel_id("eng")
+    for method in ("conversations.info", "conversations.history"):
+        url = f"{fake_platforms.slack_url}/{method}"
+        by_name = httpx.post(url, data={"channel": "#eng"}, headers=SLACK_HEADERS).json()
+        by_id = httpx.post(url, data={"channel": channel_id}, headers=SLACK_HEADERS).json()
+        assert by_name == {"ok": False, "error": "channel_not_found"}, method
+        assert by_id["ok"] is True, method
+
+
+def test_slack_history_pages_newest_first_with_a_cursor(fake_platforms):
+    post = f"{fake_platforms.slack_url}/chat.postMessage"
+    for n in range(5):
+        httpx.post(post, json={"channel": "#eng", "text": f"m{n}"}, headers=SLACK_HEADERS)
+    url, channel_id = f"{fake_platforms.slack_url}/conversations.history", None
+    channel_id = fake_platforms.state.channel_id("eng")
+    pages, cursor = [], ""
+    while True:
+        form = {"channel": channel_id, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        answer = httpx.post(url, data=form, headers=SLACK_HEADERS).json()
+        pages.append([m["text"] for m in answer["messages"]])
+        cursor = answer["response_metadata"]["next_cursor"]
+        assert answer["has_more"] is bool(cursor)
+        if not cursor:
+            break
+    assert pages == [["m4", "m3"], ["m2", "m1"], ["m0"]]
+
+
 def test_github_conditional_get_answers_304_without_spending_rate_limit(fake_platforms):
     url = f"{fake_platforms.github_url}/repos/acme/widgets"
     first = httpx.get(url, headers=GITHUB_HEADERS)

@@ -253,3 +253,36 @@ async def test_half_open_lets_only_the_permitted_probes_through(
     assert sum(isinstance(o, dict) for o in outcomes) == 1
     assert sum(isinstance(o, BreakerOpen) for o in outcomes) == 2
     assert len(fake_platforms.calls("slack", "chat.postMessage")) == 5
+
+
+# --- while failures mount (closed, but the last outcome failed) ---------------------------
+async def test_after_a_failure_only_the_probe_count_of_calls_may_be_in_flight(
+    transactional_db, small_breakers
+):
+    small_breakers.BREAKER_HALF_OPEN_PROBES = 2
+    small_breakers.BREAKER_MIN_CALLS = 4
+    await breakers.before_call("slack")
+    await breakers.record("slack", success=False)
+    breakers.release("slack")
+    assert await asyncio.to_thread(breakers.breaker_state, "slack") == "closed"  # not open yet
+    await breakers.before_call("slack")
+    await breakers.before_call("slack")
+    with pytest.raises(BreakerOpen) as caught:
+        await breakers.before_call("slack")
+    assert caught.value.retry_after <= 1.5
+    assert breakers.in_flight("slack") == 2
+    await breakers.record("slack", success=True)  # the platform answers again: cap lifted
+    breakers.release("slack")
+    for _ in range(3):
+        await breakers.before_call("slack")
+    assert breakers.in_flight("slack") == 4
+
+
+async def test_a_call_cancelled_by_its_timeout_is_released(run_action, fake_platforms, settings):
+    settings.PLATFORM_HTTP_TIMEOUT = 30
+    fake_platforms.set_delay("slack", 2)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(
+            run_action("slack.post_message", {"channel": "#eng", "text": "x"}), 0.3
+        )
+    assert breakers.in_flight("slack") == 0

@@ -88,3 +88,44 @@ async def test_missing_token_fails_without_calling(run_action, fake_platforms, s
     with pytest.raises(ActionError, match="SLACK_BOT_TOKEN is not set"):
         await run_action("slack.post_message", {"channel": "#eng", "text": "x"})
     assert fake_platforms.calls("slack") == []
+
+
+async def test_retry_to_a_named_channel_after_a_transient_failure_posts_once(
+    run_action, fake_platforms
+):
+    fake_platforms.fail_next("slack", 1, status=503, name=POST)
+    with pytest.raises(ActionError) as caught:
+        await run_action("slack.post_message", {"channel": "#eng", "text": "x"})
+    assert not caught.value.permanent
+    output = await run_action("slack.post_message", {"channel": "#eng", "text": "x"}, attempt=2)
+    [message] = fake_platforms.created("slack")
+    assert output == {"channel": message["item"]["channel"], "ts": message["item"]["ts"]}
+    # The name was resolved through conversations.list; history was read by id only.
+    history = fake_platforms.calls("slack", "conversations.history")
+    assert [call.json["channel"] for call in history] == [output["channel"]]
+    assert [call.status for call in fake_platforms.calls("slack")][1:] == [200, 200, 200]
+
+
+async def test_retry_finds_its_post_past_the_newest_page_of_history(run_action, fake_platforms):
+    first = await run_action("slack.post_message", {"channel": "#eng", "text": "mine"}, key="k0")
+    for n in range(1, 251):  # 250 newer messages push it past the first page of 200
+        await run_action("slack.post_message", {"channel": "#eng", "text": "other"}, key=f"k{n}")
+    again = await run_action("slack.post_message", {"channel": "#eng", "text": "mine"},
+                             attempt=2, key="k0")  # fmt: skip
+    assert again == first
+    assert len(fake_platforms.calls("slack", "conversations.history")) == 2
+    assert fake_platforms.duplicates() == {}
+
+
+async def test_channel_names_are_resolved_once_then_cached(run_action, fake_platforms):
+    for attempt in (2, 3):
+        await run_action("slack.post_message", {"channel": "#general", "text": "x"},
+                         attempt=attempt, key=f"k{attempt}")  # fmt: skip
+    assert len(fake_platforms.calls("slack", "conversations.list")) == 1
+
+
+async def test_retry_to_a_channel_id_skips_the_name_lookup(run_action, fake_platforms):
+    channel_id = fake_platforms.state.channel_id("eng")
+    await run_action("slack.post_message", {"channel": channel_id, "text": "x"}, attempt=2)
+    assert fake_platforms.calls("slack", "conversations.list") == []
+    assert len(fake_platforms.created("slack")) == 1
