@@ -14,6 +14,9 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from contexten_site.routing import websocket_urlpatterns  # noqa: E402
 from orchestrator.events.asgi import WebhookFastPath  # noqa: E402
+from orchestrator.health import metrics  # noqa: E402
+
+metrics.enable_background_flush()
 
 application = ProtocolTypeRouter(
     {

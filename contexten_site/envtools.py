@@ -102,3 +102,16 @@ def read_int(env: environ.Env, name: str, default: int) -> int:
     except ValueError:
         fail(name, f"must be a whole number, got {env.str(name)!r}")
         return default
+
+
+def read_networks(env: environ.Env, name: str, default: list[str]) -> tuple:
+    """A comma-separated list of IP networks (CIDR; a bare address is one host)."""
+    import ipaddress
+
+    networks = []
+    for item in env.list(name, default=default):
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            fail(name, f"holds {item!r}, which is not an IP address or network")
+    return tuple(networks)

@@ -12,6 +12,7 @@ import environ
 from contexten_site.envtools import (
     database_from_url,
     read_int,
+    read_networks,
     read_secret,
     redis_url_or_none,
 )
@@ -259,3 +260,12 @@ OFREP_TOKEN_CACHE_SECONDS = read_int(env, "OFREP_TOKEN_CACHE_SECONDS", 30)
 OFREP_RATE_LIMIT_PER_MINUTE = read_int(env, "OFREP_RATE_LIMIT_PER_MINUTE", 0)
 FLAGS_GUARD_INTERVAL_SECONDS = read_int(env, "FLAGS_GUARD_INTERVAL_SECONDS", 20)
 FLAGS_SLACK_CHANNEL = env.str("FLAGS_SLACK_CHANNEL", default="#ops")
+
+# --- Metrics and the dashboard (orchestrator/health) ---------------------------------------
+# /metrics answers a request bearing METRICS_TOKEN, or one from METRICS_ALLOWED_IPS.
+METRICS_TOKEN = read_secret(env, "METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = read_networks(env, "METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
+# How often each process folds its counters into the shared store (Redis or database).
+METRICS_FLUSH_MS = read_int(env, "METRICS_FLUSH_MS", 1000)
+# How often a dashboard connection looks for a changed snapshot to push.
+DASHBOARD_PUSH_MS = read_int(env, "DASHBOARD_PUSH_MS", 500)

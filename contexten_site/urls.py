@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from orchestrator.events.urls import webhook_urlpatterns
 from orchestrator.health.dashboard import dashboard_page
+from orchestrator.health.scrape import metrics_view
 
 router = DefaultRouter()
 # Each app's `api_routes(router)` registers its viewsets; listed here, explicitly.
@@ -33,6 +34,7 @@ urlpatterns = [
     path("health/", include("orchestrator.health.urls")),
     path("health", RedirectView.as_view(url="/health/", permanent=False)),
     path("dashboard/", dashboard_page, name="dashboard"),
+    path("metrics", metrics_view, name="metrics"),
     # Webhooks (orchestrator/events + integrations/*/webhook) and OFREP (orchestrator/flags)
     # add their paths below.
     *webhook_urlpatterns,

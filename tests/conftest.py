@@ -12,9 +12,14 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from orchestrator.health import metrics
+
 BASE_DIR = Path(settings.BASE_DIR)
 
 pytest_plugins = ["tests.fakes.fixtures"]
+
+# Tests flush metrics explicitly; a background thread would write outside their transactions.
+metrics.forbid_background_flush()
 
 
 def pytest_sessionstart(session):
@@ -34,6 +39,7 @@ def _fresh_cache_and_redis():
     from django.core.cache import cache
 
     cache.clear()
+    metrics.take_pending()  # counts recorded by an earlier test stay with it
     if settings.REDIS_URL:
         from orchestrator.core.redis import redis_client
 

@@ -32,3 +32,30 @@ class ChannelGroupMember(models.Model):
 
     def __str__(self):
         return f"{self.channel} in {self.group}"
+
+
+class MetricTotal(models.Model):
+    """One metric sample's running total, shared by every process when there is no Redis
+    (orchestrator/health/metric_stores.py). `name` is the encoded name, labels and bucket."""
+
+    name = models.TextField(unique=True)
+    value = models.FloatField(default=0.0)
+
+    def __str__(self):
+        return f"{self.name} = {self.value}"
+
+
+class MetricBucket(models.Model):
+    """A metric's increments within one 5-second bucket: what the dashboard charts draw."""
+
+    bucket = models.BigIntegerField(help_text="epoch seconds // 5")
+    name = models.TextField()
+    value = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bucket", "name"], name="core_metric_bucket_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.name} @ {self.bucket} = {self.value}"

@@ -14,6 +14,7 @@ session, cookie or CSRF token, and their routes are derived from the same regist
 
 import json
 import logging
+import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -32,6 +33,7 @@ from orchestrator.events.webhooks import (
     unstorable,
     verify_and_parse,
 )
+from orchestrator.health import metrics
 
 logger = logging.getLogger("contexten.webhooks")
 
@@ -57,8 +59,10 @@ class WebhookFastPath:
         platform = self.paths.get(scope.get("path", "")) if scope["type"] == "http" else None
         if platform is None or scope["method"] != "POST":
             return await self.app(scope, receive, send)
+        started = time.perf_counter()
         answer = await self.handle(platform, scope, receive)
         await send_answer(send, answer)
+        metrics.record_delivery(platform, answer.status, time.perf_counter() - started)
 
     async def handle(self, platform: str, scope, receive) -> Answer:
         headers = {
@@ -89,7 +93,7 @@ async def store_on_loop(platform: str, delivery: Delivery) -> Answer:
         )
     except fast_store.UnstorablePayload as exc:
         return unstorable(platform, exc)
-    return stored_answer(delivery, stored)
+    return stored_answer(platform, delivery, stored)
 
 
 async def read_capped(receive) -> bytes:

@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string
 from orchestrator.events import subscribers
 from orchestrator.events.models import Event, Status
 from orchestrator.events.store import ring_doorbell
+from orchestrator.health import metrics
 
 logger = logging.getLogger("contexten.events")
 
@@ -42,6 +43,7 @@ def dispatch_event(event_id: int) -> str:
     Event.objects.filter(pk=event.pk, status=Status.DISPATCHED).update(
         status=Status.DONE, finished_at=timezone.now(), status_changed_at=timezone.now()
     )
+    metrics.record_event(event.source, event.type, "done")
     return "done"
 
 
@@ -71,6 +73,7 @@ def record_failure(event: Event, error: str) -> str:
     changes["next_attempt_at"] = None if dead else now + retry_delay(event.attempts)
     changes["finished_at"] = now if dead else None
     Event.objects.filter(pk=event.pk, status=Status.DISPATCHED).update(**changes)
+    metrics.record_event(event.source, event.type, "dead" if dead else "failed")
     slug = "events.dead" if dead else "events.dispatch-failed"
     logger.warning(slug, extra={"event_id": event.pk, "attempts": event.attempts, "error": error})
     return "dead" if dead else "failed"

@@ -6,6 +6,7 @@ worker thread.
 """
 
 import logging
+import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -22,6 +23,7 @@ from orchestrator.events.webhooks import (
     too_large_message,
     verify_and_parse,
 )
+from orchestrator.health import metrics
 
 logger = logging.getLogger("contexten.webhooks")
 
@@ -29,6 +31,13 @@ logger = logging.getLogger("contexten.webhooks")
 @csrf_exempt
 async def webhook(request: HttpRequest, platform: str) -> HttpResponse:
     """Verify, dedupe and store one delivery; answer per SPEC §4."""
+    started = time.perf_counter()
+    response = await receive_webhook(request, platform)
+    metrics.record_delivery(platform, response.status_code, time.perf_counter() - started)
+    return response
+
+
+async def receive_webhook(request: HttpRequest, platform: str) -> HttpResponse:
     if receiver_for(platform) is None:
         raise Http404(f"no webhook for {platform!r}")
     if request.method != "POST":

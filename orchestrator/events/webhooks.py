@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from integrations import WEBHOOK_RECEIVERS
 from orchestrator.events.store import Stored, store_event
+from orchestrator.health import metrics
 
 logger = logging.getLogger("contexten.webhooks")
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -127,10 +128,12 @@ def store_delivery(platform: str, delivery: Delivery) -> Answer:
         stored = store_event(platform, delivery.type, delivery.delivery_id, delivery.data_json)
     except DataError as exc:  # e.g. Postgres refuses \u0000 in jsonb
         return unstorable(platform, exc)
-    return stored_answer(delivery, stored)
+    return stored_answer(platform, delivery, stored)
 
 
-def stored_answer(delivery: Delivery, stored: Stored) -> Answer:
+def stored_answer(platform: str, delivery: Delivery, stored: Stored) -> Answer:
+    status = "duplicate" if stored.duplicate else "stored"
+    metrics.record_event(platform, delivery.type, status)
     if delivery.bare_ack:
         return Answer(200, None)
     body = {"id": stored.id, "duplicate": stored.duplicate}

@@ -19,6 +19,7 @@ from rest_framework.authtoken.models import Token
 
 from orchestrator.flags.cache import store
 from orchestrator.flags.engine import TARGETING_KEY
+from orchestrator.health import metrics
 
 JSON = "application/json"
 # token -> (expires at (monotonic), user is active); a missing token is cached as None too.
@@ -132,6 +133,7 @@ def evaluate_flag(request: HttpRequest, key: str) -> HttpResponse:
     if flag is None:
         return OfrepError(404, "FLAG_NOT_FOUND", f"flag {key!r} does not exist").response(key)
     resolution = flag.evaluate(context)
+    metrics.record_flag_evaluation(key, resolution.reason)
     if resolution.error_code:
         return OfrepError(400, resolution.error_code, resolution.error_details).response(key)
     return HttpResponse(resolution.body, content_type=JSON)
@@ -146,7 +148,10 @@ def evaluate_flags(request: HttpRequest) -> HttpResponse:
         context = read_context(request)
     except OfrepError as error:
         return error.response()
-    parts = [bulk_item(key, flag.evaluate(context)) for key, flag in sorted(store.all().items())]
+    resolutions = [(key, flag.evaluate(context)) for key, flag in sorted(store.all().items())]
+    for key, resolution in resolutions:
+        metrics.record_flag_evaluation(key, resolution.reason)
+    parts = [bulk_item(key, resolution) for key, resolution in resolutions]
     body = b'{"flags":[' + b",".join(parts) + b"]}"
     etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
     if etag_matches(request.headers.get("If-None-Match", ""), etag):

@@ -10,6 +10,7 @@ class HealthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from orchestrator.health import breakers
+        from orchestrator.health import breakers, metrics
 
         breakers.register_checks()
+        metrics.flush_from_workers()

@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from orchestrator.health import metrics
 from orchestrator.workflows import doorbell, dsl, fastpath
 from orchestrator.workflows.models import (
     STEP_FINISHED,
@@ -203,6 +204,7 @@ def finish_run(run: Run, plan: Plan, by_id: dict[str, StepRun]) -> None:
     updated = Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
         status=status, error=error[:2000], finished_at=timezone.now()
     )
+    metrics.record_runs(status, updated)
     if updated and plan.concurrency:
         admit(run.workflow_id, plan.concurrency)
 
@@ -218,9 +220,10 @@ def _failures(plan: Plan, by_id: dict[str, StepRun]) -> list[str]:
 def finish_succeeded(run_ids: list[int]) -> None:
     """Mark many runs (without a concurrency cap) succeeded in one statement."""
     if run_ids:
-        Run.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING).update(
+        finished = Run.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING).update(
             status=RunStatus.SUCCEEDED, finished_at=timezone.now()
         )
+        metrics.record_runs(RunStatus.SUCCEEDED, finished)
 
 
 def cancel_run(run: Run) -> bool:

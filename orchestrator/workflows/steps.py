@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from orchestrator.health import metrics
 from orchestrator.workflows.engine import Plan, advance, finish_succeeded, plan_for, save_steps
 from orchestrator.workflows.models import STEP_CLAIMABLE, Run, RunStatus, StepRun, StepStatus
 from orchestrator.workflows.templating import TemplateProblem, is_truthy, render_value
@@ -185,7 +186,16 @@ def record(outcomes: list[Outcome]) -> int:
             ],
         )
         _advance_runs({steps[o.step_run_id].run_id: steps[o.step_run_id].run for o in kept})
+    record_durations(steps[o.step_run_id] for o in kept)
     return len(kept)
+
+
+def record_durations(steps) -> None:
+    """Step latency (claim to outcome) for /metrics and the dashboard."""
+    now = timezone.now()
+    for step in steps:
+        if step.started_at is not None:
+            metrics.record_step(step.action, step.status, (now - step.started_at).total_seconds())
 
 
 def _apply_outcome(step: StepRun, outcome: Outcome) -> None:
