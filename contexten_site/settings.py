@@ -219,6 +219,38 @@ BREAKER_SYNC_MS = read_int(env, "BREAKER_SYNC_MS", 200)  # how stale a process's
 PLATFORM_CACHE_TTL = read_int(env, "PLATFORM_CACHE_TTL", 300)  # seconds, lookups
 PLATFORM_CACHE_SIZE = read_int(env, "PLATFORM_CACHE_SIZE", 1024)  # in-process LRU entries
 
+# --- Health: detection, baselines, alerts, escalation (orchestrator/health) ----------------
+# How often the detection job runs (django-q2's scheduler looks every 30 s at most).
+HEALTH_CHECK_INTERVAL_SECONDS = read_int(env, "HEALTH_CHECK_INTERVAL_SECONDS", 30)
+HEALTH_RETENTION_HOURS = read_int(env, "HEALTH_RETENTION_HOURS", 72)  # stored check results
+HEALTH_PROBE_TIMEOUT_SECONDS = read_int(env, "HEALTH_PROBE_TIMEOUT_SECONDS", 5)  # platform APIs
+# Consecutive results that must agree before a check changes status (hysteresis).
+HEALTH_HYSTERESIS = read_int(env, "HEALTH_HYSTERESIS", 2)
+HEALTH_BASELINE_ALPHA = env.float("HEALTH_BASELINE_ALPHA", default=0.1)  # EWMA weight
+HEALTH_BASELINE_BAND = env.float("HEALTH_BASELINE_BAND", default=4.0)  # deviations above mean
+HEALTH_BASELINE_MIN_SAMPLES = read_int(env, "HEALTH_BASELINE_MIN_SAMPLES", 30)
+HEALTH_FORECAST_POINTS = read_int(env, "HEALTH_FORECAST_POINTS", 10)  # least-squares window
+HEALTH_FORECAST_HORIZON_SECONDS = read_int(env, "HEALTH_FORECAST_HORIZON_SECONDS", 600)
+HEALTH_BACKLOG_WARN = read_int(env, "HEALTH_BACKLOG_WARN", 1000)  # events or steps waiting
+HEALTH_BACKLOG_FAIL = read_int(env, "HEALTH_BACKLOG_FAIL", 10000)
+HEALTH_AGE_WARN_SECONDS = read_int(env, "HEALTH_AGE_WARN_SECONDS", 120)  # oldest waiting item
+HEALTH_AGE_FAIL_SECONDS = read_int(env, "HEALTH_AGE_FAIL_SECONDS", 900)
+HEALTH_ERROR_RATE_WARN = env.float("HEALTH_ERROR_RATE_WARN", default=0.1)  # failed steps
+HEALTH_ERROR_RATE_FAIL = env.float("HEALTH_ERROR_RATE_FAIL", default=0.5)
+HEALTH_ERROR_RATE_WINDOW_SECONDS = read_int(env, "HEALTH_ERROR_RATE_WINDOW_SECONDS", 300)
+HEALTH_ERROR_RATE_MIN_STEPS = read_int(env, "HEALTH_ERROR_RATE_MIN_STEPS", 20)
+# A firing alert is notified again after this long (Alertmanager's repeat_interval).
+HEALTH_ALERT_REPEAT_SECONDS = read_int(env, "HEALTH_ALERT_REPEAT_SECONDS", 3600)
+# Chat escalation: a workflow run of this action, posting to this channel ("" turns it off).
+HEALTH_ESCALATION_ACTION = env.str("HEALTH_ESCALATION_ACTION", default="slack.post_message")
+HEALTH_ESCALATION_CHANNEL = env.str(
+    "HEALTH_ESCALATION_CHANNEL", default=env.str("FLAGS_SLACK_CHANNEL", default="#ops")
+)
+HEALTH_ALERT_EMAILS = env.list("HEALTH_ALERT_EMAILS", default=[])
+# Mail: the console backend unless EMAIL_URL names SMTP (smtp+tls://user:pass@host:587).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="contexten@localhost")
+
 # --- Event store (orchestrator/events) ------------------------------------------------------
 EVENT_MAX_ATTEMPTS = read_int(env, "EVENT_MAX_ATTEMPTS", 5)
 EVENT_RETRY_BASE_SECONDS = read_int(env, "EVENT_RETRY_BASE_SECONDS", 10)

@@ -15,6 +15,7 @@ router = DefaultRouter()
 API_ROUTE_MODULES: list[str] = [
     "orchestrator.events.api",
     "orchestrator.flags.api",
+    "orchestrator.health.api",
     "orchestrator.workflows.api",
 ]
 

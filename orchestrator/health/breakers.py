@@ -26,6 +26,7 @@ trips a second, and a process sees another's transition within BREAKER_SYNC_MS.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 import threading
@@ -170,11 +171,18 @@ def _store():
 
 
 # --- the hot path (async; called by the platform clients) ------------------------------
+# Health probes call the platform whatever the breaker says (one call a detection run), so
+# they can see it answer again, and their outcomes are not counted.
+bypass: contextvars.ContextVar[bool] = contextvars.ContextVar("breaker_bypass", default=False)
+
+
 async def before_call(platform: str) -> None:
     """Let a call through, or raise BreakerOpen with the seconds until a probe may go.
 
     A call let through must be followed by `release(platform)` once it is over.
     """
+    if bypass.get():
+        return
     view = _view(platform)
     record = view.record
     if record is None or _stale(view):
@@ -212,6 +220,8 @@ def _admit(platform: str, view: LocalView, cap: int | None) -> None:
 
 def release(platform: str) -> None:
     """A call let through by before_call is over (whatever its outcome)."""
+    if bypass.get():
+        return
     view = _view(platform)
     with view.lock:
         view.in_flight = max(view.in_flight - 1, 0)
@@ -229,6 +239,8 @@ def _recheck_after() -> float:
 
 async def record(platform: str, success: bool) -> None:
     """Count one call's outcome; fold it into the shared record when due."""
+    if bypass.get():
+        return
     view = _view(platform)
     with view.lock:
         if success:

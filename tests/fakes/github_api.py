@@ -35,7 +35,7 @@ def operation_name(method: str, path: str) -> str:
     for route_method, pattern, name in ROUTES:
         if method == route_method and pattern.match(path):
             return name
-    return f"{method} {path}"
+    return "rate_limit" if path == "/rate_limit" else f"{method} {path}"
 
 
 def handle(fake: FakePlatforms, call: Call, headers) -> web.Response:
@@ -45,6 +45,8 @@ def handle(fake: FakePlatforms, call: Call, headers) -> web.Response:
     ):
         return _with_limits(fake.state.github_limits, error(401, "Bad credentials"), spend=False)
     limits = fake.state.github_limits
+    if call.method == "GET" and call.path == "/rate_limit":
+        return _rate_limit(limits)
     route, match = None, None
     for route_method, pattern, name in ROUTES:
         match = pattern.match(call.path) if route_method == call.method else None
@@ -60,6 +62,14 @@ def handle(fake: FakePlatforms, call: Call, headers) -> web.Response:
     if status == 200 and call.method == "GET":
         return _conditional(limits, body, headers)
     return _with_limits(limits, web.json_response(body, status=status))
+
+
+def _rate_limit(limits: dict) -> web.Response:
+    """GET /rate_limit: the budget itself; as on GitHub, asking does not spend it."""
+    core = {"limit": RATE_LIMIT, "remaining": limits["remaining"], "reset": limits["reset_at"],
+            "used": RATE_LIMIT - limits["remaining"], "resource": "core"}  # fmt: skip
+    body = {"resources": {"core": core}, "rate": core}
+    return _with_limits(limits, web.json_response(body), spend=False)
 
 
 def error(status: int, message: str, errors: list | None = None) -> web.Response:

@@ -4,12 +4,13 @@ import os
 
 import pytest
 
-from orchestrator.health import checks
+from orchestrator.health import checks, detect
 
 pytestmark = pytest.mark.django_db
 
 
 def test_health_passes_with_database_check_in_health_json(client):
+    detect.run_detection()  # the workers' job has run once
     response = client.get("/health/")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/health+json"
@@ -65,3 +66,10 @@ def broken():
 
 def warning():
     return [{"status": "warn", "time": checks.now_iso()}]
+
+
+def test_health_warns_until_the_detection_job_has_run(client):
+    body = client.get("/health/").json()
+    [heartbeat] = body["checks"]["workers:heartbeat"]
+    assert (body["status"], heartbeat["status"]) == ("warn", "warn")
+    assert "qcluster" in heartbeat["output"]
