@@ -5,15 +5,18 @@ Every run, for each enabled, unpaused flag with a plan or a guard:
 - if it holds, the due plan steps are applied, and the version they ramp from is marked good
   (so is a version that has held for a whole guard window, however it was reached);
 - if it breaches, the flag is restored to its last good version with the plan paused, the
-  history says why, and Slack and the dashboard are told. A failed announcement never undoes
-  the rollback: the database change is committed before anyone is notified.
+  history says why, and chat, email and the dashboard are told through health's escalation
+  path. A failed announcement never undoes the rollback: the database change is committed
+  before anyone is notified.
+
+Error rates, breaker states and failing checks come from `orchestrator.health.watch`, the
+interface health owns; this package imports nothing from the workflow engine.
 """
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +24,8 @@ from django.utils import timezone
 from orchestrator.flags import services
 from orchestrator.flags.models import Flag
 from orchestrator.flags.schema import Guard, parse_flag, to_document
+from orchestrator.health import watch
+from orchestrator.health.escalation import Notice, escalate
 
 logger = logging.getLogger("contexten.flags.guard")
 GUARD = services.Actor("guard")
@@ -55,10 +60,10 @@ def check_guard(guard: Guard | None, now: datetime) -> Verdict:
 def error_rate_problem(guard: Guard, now: datetime) -> str | None:
     if guard.max_error_rate is None or not (guard.source or guard.workflow):
         return None
-    from orchestrator.workflows.stats import step_error_rate
-
     since = now - timedelta(seconds=guard.window_seconds)
-    total, failed = step_error_rate(workflow=guard.workflow, integration=guard.source, since=since)
+    total, failed = watch.step_error_rate(
+        workflow=guard.workflow, integration=guard.source, since=since
+    )
     if total < guard.min_samples or failed / total <= guard.max_error_rate:
         return None
     subject = f"workflow {guard.workflow}" if guard.workflow else f"integration {guard.source}"
@@ -72,24 +77,13 @@ def breaker_problem(guard: Guard) -> str | None:
     platform = guard.breaker_platform()
     if not platform:
         return None
-    from orchestrator.health.breakers import breaker_state
-
-    state = breaker_state(platform)
-    name = getattr(state, "state", state)
-    name = str(getattr(name, "value", name)).lower()
-    return f"{platform} circuit breaker is {name}" if name == "open" else None
+    state = watch.breaker_state(platform)
+    return f"{platform} circuit breaker is {state}" if state == "open" else None
 
 
 def health_problem() -> str | None:
-    from orchestrator.health.checks import FAIL, overall_status, run_checks
-
-    results = run_checks()
-    if overall_status(results) != FAIL:
-        return None
-    failing = sorted(
-        name for name, items in results.items() if any(i["status"] == FAIL for i in items)
-    )
-    return f"health is fail ({', '.join(failing)})"
+    failing = watch.failing_checks()
+    return f"health is fail ({', '.join(failing)})" if failing else None
 
 
 def run_guards(now: datetime | None = None) -> list[str]:
@@ -174,45 +168,16 @@ def roll_back(flag: Flag, breach: str) -> RolledBack:
 
 
 def announce(outcome: RolledBack) -> None:
-    """Tell Slack and the dashboard; each failure is logged, never raised."""
+    """Tell chat, email and the dashboard through health's escalation path (chat as a
+    workflow run, so it is retried and recorded); a failure is logged, never raised."""
     text = f":rotating_light: Flag `{outcome.key}` was rolled back by its guard: {outcome.why}"
+    details = {"flag": outcome.key, "version": outcome.version, "restored": outcome.restored,
+               "why": outcome.why}  # fmt: skip
+    notice = Notice("flag.rolled_back", f"Flag {outcome.key} rolled back", text, details)
     try:
-        notify_slack(outcome, text)
+        escalate(notice)
     except Exception as exc:
-        logger.warning("flags.guard.slack-failed flag=%s %s", outcome.key, exc)
-    try:
-        notify_dashboard(outcome)
-    except Exception as exc:
-        logger.warning("flags.guard.dashboard-failed flag=%s %s", outcome.key, exc)
-
-
-def notify_slack(outcome: RolledBack, text: str) -> None:
-    from orchestrator.workflows.actions import ActionContext, execute
-
-    context = ActionContext(
-        run_id=f"flag:{outcome.key}",
-        step_id="guard-rollback",
-        attempt=1,
-        idempotency_key=f"flag:{outcome.key}:v{outcome.version}",
-    )
-    params = {"channel": settings.FLAGS_SLACK_CHANNEL, "text": text}
-    async_to_sync(execute)("slack.post_message", params, context)
-
-
-def notify_dashboard(outcome: RolledBack) -> None:
-    from channels.layers import get_channel_layer
-
-    from orchestrator.health.dashboard import DASHBOARD_GROUP
-
-    payload = {
-        "kind": "flag.rolled_back",
-        "flag": outcome.key,
-        "version": outcome.version,
-        "restored": outcome.restored,
-        "why": outcome.why,
-    }
-    message = {"type": "dashboard.update", "payload": payload}
-    async_to_sync(get_channel_layer().group_send)(DASHBOARD_GROUP, message)
+        logger.warning("flags.guard.announce-failed flag=%s %s", outcome.key, exc)
 
 
 def schedule_cron() -> str:

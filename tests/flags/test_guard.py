@@ -167,13 +167,16 @@ def test_disabled_or_paused_flags_are_left_alone(make_flag):
 
 
 def test_a_failed_announcement_never_undoes_the_rollback(make_flag, settings, caplog):
-    settings.SLACK_API_URL = "http://127.0.0.1:9"  # nothing listens: the post fails
-    settings.SLACK_BOT_TOKEN = "xoxb-test"
+    from orchestrator.health.models import Escalation
+
+    settings.HEALTH_ESCALATION_ACTION = "nowhere.post_message"  # no such action: chat fails
     make_flag(guarded({"max_error_rate": 0.1, "source": "github", "min_samples": 1}, []))
     step_outcomes(*GITHUB_ISSUE, failed=3, succeeded=0)
     guard.run_guards()
     assert Flag.objects.get().rollout_paused is True
-    assert "flags.guard.slack-failed" in caplog.text
+    chat = Escalation.objects.get(kind="flag.rolled_back", channel="chat")
+    assert chat.outcome == "failed" and "nowhere.post_message" in chat.error
+    assert "health.escalation.chat-failed" in caplog.text
 
 
 async def test_rollback_is_announced_on_the_dashboard_group(settings):
@@ -234,3 +237,22 @@ def test_check_guard_window_excludes_old_failures(make_flag):
     rule = Guard(max_error_rate=0.1, source="github", window_seconds=60, min_samples=1)
     assert guard.check_guard(rule, timezone.now()).holds is False
     assert guard.check_guard(rule, timezone.now() + timedelta(minutes=5)).holds is True
+
+
+def test_flags_import_nothing_from_the_workflow_engine():
+    """The guard reads error rates and breakers through orchestrator.health.watch."""
+    import ast
+    from pathlib import Path
+
+    import orchestrator.flags
+
+    offenders = []
+    for path in Path(orchestrator.flags.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            offenders += [
+                f"{path.name}: {n}" for n in names if n.startswith("orchestrator.workflows")
+            ]
+    assert offenders == []

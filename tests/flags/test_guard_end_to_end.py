@@ -61,7 +61,7 @@ def guarded_flag(source: str) -> None:
 
 
 def test_github_outage_rolls_the_flag_back_and_slack_is_told(fake_platforms, drive, settings):
-    settings.FLAGS_SLACK_CHANNEL = "#alerts"
+    settings.HEALTH_ESCALATION_CHANNEL = "#alerts"
     workflow = workflow_on("github.create_issue", {"repo": "acme/widgets", "title": "probe"})
     guarded_flag("github")
 
@@ -78,26 +78,42 @@ def test_github_outage_rolls_the_flag_back_and_slack_is_told(fake_platforms, dri
     why = flag.versions.get(version=flag.version).reason
     assert "error rate 4/7 = 57% over the 25% limit for integration github" in why
     assert "restored version 1" in why
+    drive()  # the notice is a run of the escalation workflow
     [message] = [item["item"] for item in fake_platforms.created("slack")]
     assert "new-checkout" in message["text"] and "rolled back" in message["text"]
     assert message["channel"] == fake_platforms.state.channel_id("#alerts")
 
 
-def test_slack_outage_still_rolls_back_though_the_announcement_fails(
+def test_slack_outage_still_rolls_back_and_the_notice_is_retried_until_posted_once(
     fake_platforms, drive, settings
 ):
-    """Slack is both the failing platform and the announcer: the rollback must stand."""
-    settings.FLAGS_SLACK_CHANNEL = "#alerts"
+    """Slack is both the failing platform and the announcer: the rollback stands, and the
+    notice (a run of the escalation workflow) is retried until Slack takes it, once."""
+    from orchestrator.health.models import Escalation
+    from orchestrator.workflows.models import Run
+
+    settings.HEALTH_ESCALATION_CHANNEL = "#alerts"
     workflow = workflow_on("slack.post_message", {"channel": "#eng", "text": "probe"})
     guarded_flag("slack")
     fake_platforms.set_down("slack")
     assert run_times(workflow, drive, 3).count("failed") == 3
-    posts_before = len(fake_platforms.calls("slack", "chat.postMessage"))
 
     guard.run_guards()
 
     flag = Flag.objects.get()
     assert (float(flag.rollout_percentage), flag.rollout_paused) == (0.0, True)
     assert "integration slack" in flag.versions.get(version=flag.version).reason
-    assert len(fake_platforms.calls("slack", "chat.postMessage")) > posts_before  # attempted
+    chat = Escalation.objects.get(kind="flag.rolled_back", channel="chat")
+    assert chat.outcome == "queued" and chat.run_id is not None
     assert fake_platforms.created("slack") == []
+
+    fake_platforms.set_down("slack", False)
+    fake_platforms.fail_next("slack", 1, status=503, name="chat.postMessage")  # still flaky
+    drive()
+    run = Run.objects.get(pk=chat.run_id)
+    step = run.steps.get()
+    assert (run.status, step.attempts) == ("succeeded", 2)
+    [message] = [item["item"] for item in fake_platforms.created("slack")]
+    assert "new-checkout" in message["text"] and "rolled back" in message["text"]
+    assert message["channel"] == fake_platforms.state.channel_id("#alerts")
+    assert fake_platforms.duplicates() == {}
