@@ -301,3 +301,5 @@ METRICS_ALLOWED_IPS = read_networks(env, "METRICS_ALLOWED_IPS", ["127.0.0.1/32",
 METRICS_FLUSH_MS = read_int(env, "METRICS_FLUSH_MS", 1000)
 # How often a dashboard connection looks for a changed snapshot to push.
 DASHBOARD_PUSH_MS = read_int(env, "DASHBOARD_PUSH_MS", 500)
+# The ingest p95 the dashboard's capacity panel measures headroom against (SPEC §11: p99 < 250).
+CAPACITY_P95_TARGET_MS = read_int(env, "CAPACITY_P95_TARGET_MS", 250)

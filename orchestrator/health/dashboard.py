@@ -1,8 +1,27 @@
-"""The live dashboard page and its websocket consumer (staff only)."""
+"""The live dashboard page and its websocket consumer (staff only).
 
+How a change reaches the browser: each connection looks at a fresh snapshot every
+DASHBOARD_PUSH_MS and pushes it when anything in it changed. Viewers on one web process share
+one snapshot per interval, so ten open tabs cost one build, and nobody watching costs
+nothing. Messages sent to the `dashboard` group (a flag rollback, an alert, from any process
+through the channel layer, Redis or the embedded database one) are relayed at once and
+trigger an immediate look.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import render
+
+from orchestrator.health.snapshot import build_snapshot
 
 DASHBOARD_GROUP = "dashboard"
 WS_CLOSE_FORBIDDEN = 4403
@@ -10,11 +29,45 @@ WS_CLOSE_FORBIDDEN = 4403
 
 @staff_member_required
 def dashboard_page(request):
-    return render(request, "dashboard/index.html", {"title": "Live dashboard"})
+    """The page, with its first state embedded so it renders before the socket opens."""
+    return render(
+        request,
+        "dashboard/index.html",
+        {"title": "Live dashboard", "snapshot": build_snapshot(), "user": request.user},
+    )
+
+
+class SharedSnapshot:
+    """One snapshot per interval for every connection in this process."""
+
+    def __init__(self):
+        self.built_at = 0.0
+        self.text = ""
+        self.lock = asyncio.Lock()
+
+    async def get(self, max_age_s: float) -> str:
+        async with self.lock:
+            if time.monotonic() - self.built_at >= max_age_s:
+                snapshot = await database_sync_to_async(build_snapshot)()
+                snapshot.pop("time")  # so an unchanged state compares equal
+                self.text = json.dumps(snapshot, separators=(",", ":"))
+                self.built_at = time.monotonic()
+            return self.text
+
+
+_shared: dict[int, SharedSnapshot] = {}
+
+
+def shared_snapshot() -> SharedSnapshot:
+    """Per event loop: an asyncio.Lock belongs to the loop that made it."""
+    loop_id = id(asyncio.get_running_loop())
+    if loop_id not in _shared:
+        _shared[loop_id] = SharedSnapshot()
+    return _shared[loop_id]
 
 
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
-    """Pushes dashboard updates to staff browsers; anyone else is closed with 4403."""
+    """Pushes dashboard snapshots to staff browsers; anyone else is closed with 4403."""
 
     async def connect(self):
         user = self.scope.get("user")
@@ -24,10 +77,31 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "user": user.get_username()})
+        self.last_sent = ""
+        self.wake = asyncio.Event()
+        self.pusher = asyncio.create_task(self.push_changes())
 
     async def disconnect(self, code):
+        pusher = getattr(self, "pusher", None)
+        if pusher is not None:
+            pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pusher
         await self.channel_layer.group_discard(DASHBOARD_GROUP, self.channel_name)
 
+    async def push_changes(self):
+        interval = settings.DASHBOARD_PUSH_MS / 1000
+        while True:
+            text = await shared_snapshot().get(interval * 0.8)
+            if text != self.last_sent:
+                self.last_sent = text
+                await self.send(text_data='{"type":"snapshot","data":' + text + "}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), interval)
+            self.wake.clear()
+
     async def dashboard_update(self, message):
-        """Relay a `dashboard.update` group message to the browser."""
+        """Relay a `dashboard.update` group message to the browser, then look again."""
         await self.send_json({"type": "update", "payload": message.get("payload", {})})
+        shared_snapshot().built_at = 0.0
+        self.wake.set()
