@@ -43,6 +43,7 @@ logger = logging.getLogger("contexten.breakers")
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 PLATFORMS = ("github", "linear", "slack")
 PROBE_RECHECK_S = 1.0  # when every half-open probe is taken, look again this much later
+MAX_FOLDS = 3  # folds in a row while failures keep arriving
 
 
 @dataclass(frozen=True)
@@ -191,8 +192,11 @@ async def before_call(platform: str) -> None:
         await _claim_probe(platform, view, record)
         return _admit(platform, view, cap=None)
     # Closed, but failures are mounting: only a few calls at a time find out whether the
-    # platform is down, instead of every queued call (an outage costs a bounded number).
-    _admit(platform, view, cap=_config().probes if view.failing() else None)
+    # platform is down, instead of every queued call (an outage costs a bounded number);
+    # none while a failure is being folded in, which may open the breaker.
+    if view.failing():
+        return _admit(platform, view, cap=0 if view.syncing else _config().probes)
+    _admit(platform, view, cap=None)
 
 
 async def _claim_probe(platform: str, view: LocalView, record: BreakerRecord) -> None:
@@ -261,15 +265,20 @@ def _stale(view: LocalView) -> bool:
 
 async def _sync(platform: str, view: LocalView) -> BreakerRecord | None:
     """Fold pending outcomes into the shared record and refresh the snapshot; one at a time
-    per process (others keep the snapshot they have), and never fatal for the call."""
+    per process (others keep the snapshot they have), and never fatal for the call. Failures
+    that arrived during a fold are folded straight after it, so a wave of failed calls
+    opens the breaker without waiting for the next call to report."""
     with view.lock:
         if view.syncing:
             return view.record
         view.syncing = True
-    successes, failures = view.take_pending()
     try:
-        view.record = await _off_loop(_store().apply, platform, successes, failures, time.time(),
-                                      _config())  # fmt: skip
+        for _ in range(MAX_FOLDS):
+            successes, failures = view.take_pending()
+            view.record = await _off_loop(_store().apply, platform, successes, failures,
+                                          time.time(), _config())  # fmt: skip
+            if not view.failures or view.record.state != CLOSED:
+                break
     except Exception as exc:  # the breaker must not take calls down with it
         logger.warning("breaker.sync-failed platform=%s error=%s", platform, exc)
     finally:

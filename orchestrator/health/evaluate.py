@@ -143,8 +143,8 @@ def forecasts(now: datetime) -> list[Forecast]:
     horizon = now.timestamp() + settings.HEALTH_FORECAST_HORIZON_SECONDS
     for name, (warn, _fail) in limits().items():
         points = recent_points(name)
-        if len(points) < 3 or points[-1][1] >= warn:
-            continue  # too little history, or past the limit already (the check says so)
+        if len(points) < settings.HEALTH_FORECAST_POINTS or points[-1][1] >= warn:
+            continue  # a short window's trend is noise; past the limit, the check says so
         reach = maths.time_to_reach(points, warn)
         if reach is None or reach > horizon:
             continue

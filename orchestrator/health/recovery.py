@@ -77,7 +77,24 @@ def reset_breaker(params: dict, target: Target) -> str:
     if breakers.breaker_state(platform) == breakers.CLOSED:
         return f"{platform} breaker already closed"
     breakers.reset(platform)
-    return f"{platform} breaker closed"
+    return f"{platform} breaker closed; {wake_steps_held_by(platform)} waiting steps woken"
+
+
+def wake_steps_held_by(platform: str) -> int:
+    """Steps waiting out the breaker are due now, not when the open period would have ended."""
+    from django.db import transaction
+
+    from orchestrator.workflows import doorbell
+    from orchestrator.workflows.actions import BreakerOpen
+    from orchestrator.workflows.models import StepRun, StepStatus
+
+    held = str(BreakerOpen(platform, retry_after=0))
+    with transaction.atomic():
+        woken = StepRun.objects.filter(status=StepStatus.WAITING, error=held).update(
+            next_attempt_at=timezone.now()
+        )
+        transaction.on_commit(doorbell.ring)
+    return woken
 
 
 def redrive_stuck_runs(params: dict, target: Target) -> str:

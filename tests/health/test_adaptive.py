@@ -55,10 +55,14 @@ def test_a_flapping_check_is_suppressed_by_hysteresis(db, monkeypatch, settings)
     global FLAPS
     settings.HEALTH_HYSTERESIS = 2
     FLAPS = iter(["fail", "pass"] * 4)
-    monkeypatch.setitem(checks.CHECKS, "test:flapping", ("tests.health.test_adaptive.flapping", False))
+    monkeypatch.setitem(
+        checks.CHECKS, "test:flapping", ("tests.health.test_adaptive.flapping", False)
+    )
     for _ in range(8):
         detect.run_detection()
-    results = list(CheckResult.objects.filter(name="test:flapping").values_list("status", flat=True))
+    results = list(
+        CheckResult.objects.filter(name="test:flapping").values_list("status", flat=True)
+    )
     assert sorted(results) == ["fail"] * 4 + ["pass"] * 4  # every result kept as history
     assert CheckState.objects.get(name="test:flapping").status == "pass"
     assert not Incident.objects.filter(key="test:flapping").exists()
@@ -86,6 +90,7 @@ def test_a_steadily_rising_queue_is_warned_about_before_its_limit_naming_the_cau
     db, fake_platforms, settings
 ):
     settings.HEALTH_BACKLOG_WARN = 100
+    settings.HEALTH_FORECAST_POINTS = 6
     detect.run_detection()
     detect.run_detection()
     fake_platforms.set_delay("slack", 0.3)  # Slack slows down first ...
