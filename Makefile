@@ -22,7 +22,7 @@ run: install
 	$(MANAGE) migrate --no-input -v0 --skip-checks
 	$(MANAGE) collectstatic --no-input -v0 --skip-checks
 	$(MANAGE) seed_demo --skip-checks
-	$(MANAGE) serve --show-demo-login
+	$(MANAGE) demo
 
 serve: install
 	$(MANAGE) migrate --no-input -v0 --skip-checks

@@ -33,7 +33,7 @@ DELAY_S = 1.0
 
 def start_fake() -> tuple[subprocess.Popen, dict]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.platforms", "--delay", str(DELAY_S)],
+        [sys.executable, "-m", "integrations.sandbox", "--delay", str(DELAY_S)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -272,7 +272,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # django-q2 logs every task at INFO; `make run` sets WARNING for a calm console.
+        "django-q": {"level": env.str("Q_LOG_LEVEL", default=LOG_LEVEL)},
+    },
 }
 
 

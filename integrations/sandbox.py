@@ -11,7 +11,7 @@ Base URLs (one port, one prefix per platform):
     Linear  {fake.url}/linear/graphql LINEAR_API_URL
     Slack   {fake.url}/slack/api      SLACK_API_URL
 
-Endpoints, with the real response shapes (see github_api.py, linear_api.py, slack_api.py):
+Endpoints, with the real response shapes (see integrations/<platform>/sandbox.py):
 
     GitHub  POST /repos/{o}/{r}/issues                 issues.create
             POST /repos/{o}/{r}/issues/{n}/comments    issues.createComment
@@ -31,7 +31,7 @@ Endpoints, with the real response shapes (see github_api.py, linear_api.py, slac
 
 Tokens (checked on every call): GitHub `Authorization: Bearer|token <github_token>`, Linear
 `Authorization: <linear_key>` (or Bearer), Slack `Authorization: Bearer <slack_token>` or a
-`token` form field. Defaults: FakePlatforms.GITHUB_TOKEN, .LINEAR_KEY, .SLACK_TOKEN.
+`token` form field. Defaults: PlatformSandbox.GITHUB_TOKEN, .LINEAR_KEY, .SLACK_TOKEN.
 
 Programming it (thread-safe, call from the test thread):
 
@@ -61,13 +61,14 @@ pytest (tests/fakes/fixtures.py): `fake_platforms` (a clean server, settings poi
 breakers and lookup caches reset) and `run_action` (`await run_action(name, params,
 attempt=1, key=...)`, the way the engine runs an action).
 
-Run it alone for a benchmark: `python -m tests.fakes.platforms [--port N] [--delay S]`.
+Run it alone for a benchmark: `python -m integrations.sandbox [--port N] [--delay S]`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import threading
 import time
 from collections import Counter, defaultdict
@@ -76,8 +77,10 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes import github_api, linear_api, slack_api
-from tests.fakes.state import PlatformState
+from integrations.github import sandbox as github_api
+from integrations.linear import sandbox as linear_api
+from integrations.sandbox_state import PlatformState
+from integrations.slack import sandbox as slack_api
 
 PLATFORMS = ("github", "linear", "slack")
 
@@ -111,12 +114,13 @@ class Behaviour:
     faults: list[Fault] = field(default_factory=list)
 
 
-class FakePlatforms:
+class PlatformSandbox:
     """The server plus its programmable behaviour and recorded calls."""
 
-    GITHUB_TOKEN = "ghp_fake_token"
+    # The sandbox's own tokens: it accepts these and nothing else.
+    GITHUB_TOKEN = "ghp_fake_token"  # noqa: S105
     LINEAR_KEY = "lin_api_fake_key"
-    SLACK_TOKEN = "xoxb-fake-token"
+    SLACK_TOKEN = "xoxb-fake-token"  # noqa: S105
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.host, self.port = host, port
@@ -146,7 +150,7 @@ class FakePlatforms:
     def slack_url(self) -> str:
         return f"{self.url}/slack/api"
 
-    def start(self) -> FakePlatforms:
+    def start(self) -> PlatformSandbox:
         """Serve in a daemon thread; answer once the socket listens."""
         self._loop = asyncio.new_event_loop()
         started = threading.Event()
@@ -378,6 +382,26 @@ def _fault_response(state: PlatformState, platform: str, fault: Fault) -> web.Re
     return web.json_response({"message": "Service Unavailable (fake fault)"}, status=fault.status)
 
 
+# --- `make run`: the sandbox in place of the real platforms --------------------------------
+# platform -> (its sandbox module, the setting holding its webhook secret)
+DEMO_PLATFORMS = {
+    "github": ("integrations.github.sandbox", "GITHUB_WEBHOOK_SECRET"),
+    "linear": ("integrations.linear.sandbox", "LINEAR_WEBHOOK_SECRET"),
+    "slack": ("integrations.slack.sandbox", "SLACK_SIGNING_SECRET"),
+}
+
+
+def demo_environment(port: int, current: dict[str, str]) -> dict[str, str]:
+    """Settings that point a control plane at a sandbox on `port`: API URLs, tokens, and a
+    webhook secret for each platform that has none (so the demo stream can sign)."""
+    sandbox = PlatformSandbox(port=port)
+    env = sandbox.env()
+    for _, secret_setting in DEMO_PLATFORMS.values():
+        if not current.get(secret_setting) and not current.get(f"{secret_setting}_FILE"):
+            env[secret_setting] = f"demo-{secret_setting.lower()}-{secrets.token_hex(8)}"
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve until interrupted, printing the env a control plane needs to use it."""
     import argparse
@@ -385,11 +409,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="fake GitHub/Linear/Slack API server")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds every answer waits")
+    parser.add_argument("--quiet", action="store_true", help="do not print the settings")
     options = parser.parse_args(argv)
-    fake = FakePlatforms(port=options.port).start()
+    fake = PlatformSandbox(port=options.port).start()
     for platform in PLATFORMS:
         fake.set_delay(platform, options.delay)
-    print(json.dumps(fake.env()), flush=True)
+    if not options.quiet:
+        print(json.dumps(fake.env()), flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

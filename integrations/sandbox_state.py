@@ -1,15 +1,20 @@
 """What the fake platforms hold: repositories, issues, teams, channels and created items.
 
-Plain data guarded by FakePlatforms' lock; handlers in *_api.py read and change it.
+Plain data guarded by PlatformSandbox's lock; each integrations/<platform>/sandbox.py reads
+and changes it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
+import json
 import re
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 GITHUB_MARKER = re.compile(r"contexten:idempotency-key=([\w.:/-]+)")
@@ -21,7 +26,7 @@ def iso(moment: datetime | None = None) -> str:
 
 
 class PlatformState:
-    """Seeded with acme/widgets, Linear team ENG and Slack channels eng/general/alerts."""
+    """Seeded with acme/widgets, Linear team ENG and Slack channels eng/general/alerts/ops."""
 
     def __init__(self):
         self.ids = itertools.count(1_000_001)
@@ -39,7 +44,7 @@ class PlatformState:
         self.github_limits = {"remaining": 5000, "reset_at": int(time.time()) + 3600}
         self.add_repo("acme/widgets")
         self.add_team("ENG", "Engineering")
-        for name in ("eng", "general", "alerts"):
+        for name in ("eng", "general", "alerts", "ops"):
             self.add_channel(name)
 
     def note_created(self, platform: str, kind: str, key: str | None, item: dict) -> None:
@@ -152,3 +157,13 @@ class PlatformState:
             return ref
         wanted = ref.lstrip("#")
         return next((cid for cid, name in self.channels.items() if name == wanted), None)
+
+
+def demo_fixture(platform: str, name: str) -> dict:
+    """A real payload from the integration's fixtures, for the demo stream to vary."""
+    path = Path(__file__).resolve().parent / platform / "fixtures" / f"{name}.json"
+    return json.loads(path.read_text())
+
+
+def hmac_hex(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from tests.fakes.state import BOT_USER, GITHUB_MARKER, iso
+from integrations.sandbox_state import BOT_USER, GITHUB_MARKER, iso
 
 if TYPE_CHECKING:
-    from tests.fakes.platforms import Call, FakePlatforms
+    from integrations.sandbox import Call, PlatformSandbox
 
 DOCS = "https://docs.github.com/rest"
 RATE_LIMIT = 5000
@@ -38,7 +38,7 @@ def operation_name(method: str, path: str) -> str:
     return "rate_limit" if path == "/rate_limit" else f"{method} {path}"
 
 
-def handle(fake: FakePlatforms, call: Call, headers) -> web.Response:
+def handle(fake: PlatformSandbox, call: Call, headers) -> web.Response:
     if headers.get("Authorization", "") not in (
         f"Bearer {fake.GITHUB_TOKEN}",
         f"token {fake.GITHUB_TOKEN}",
@@ -226,3 +226,24 @@ HANDLERS = {
     "issues.list": _list_issues,
     "checks.listForRef": _check_runs,
 }
+
+
+# --- demo deliveries (`make run`'s event stream, integrations/demo_stream.py) -------------
+DEMO_TITLES = ["Cache repository lookups", "Retry on 502", "Tidy the admin", "Faster replay"]
+
+
+def demo_delivery(secret: str, n: int) -> tuple[str, bytes, dict[str, str]]:
+    """A signed `pull_request.opened`, as GitHub sends it: (path, body, headers)."""
+    from integrations.sandbox_state import demo_fixture, hmac_hex
+
+    payload = demo_fixture("github", "pull_request__opened")
+    payload["number"] = payload["pull_request"]["number"] = 1000 + n
+    payload["pull_request"]["title"] = DEMO_TITLES[n % len(DEMO_TITLES)]
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "pull_request",
+        "X-GitHub-Delivery": f"demo-{time.time_ns()}",
+        "X-Hub-Signature-256": "sha256=" + hmac_hex(secret, body),
+    }
+    return "/webhooks/github/", body, headers

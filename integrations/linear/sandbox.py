@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from tests.fakes.state import iso
+from integrations.sandbox_state import iso
 
 if TYPE_CHECKING:
-    from tests.fakes.platforms import Call, FakePlatforms
+    from integrations.sandbox import Call, PlatformSandbox
 
 OPERATIONS = ("issueCreate", "commentCreate", "issue", "comment", "teams", "team", "viewer")
 ROOT_FIELD = re.compile(r"\{\s*(\w+)\s*[({]")
@@ -54,7 +54,7 @@ def rate_limited(_limits, retry_after: float) -> web.Response:
     return response
 
 
-def handle(fake: FakePlatforms, call: Call, headers) -> web.Response:
+def handle(fake: PlatformSandbox, call: Call, headers) -> web.Response:
     if headers.get("Authorization", "") not in (fake.LINEAR_KEY, f"Bearer {fake.LINEAR_KEY}"):
         return graphql_error(
             "Authentication required, not authenticated", "AUTHENTICATION_ERROR", status=401
@@ -163,3 +163,19 @@ HANDLERS = {
     "team": _team,
     "viewer": _viewer,
 }
+
+
+# --- demo deliveries (`make run`'s event stream, integrations/demo_stream.py) -------------
+def demo_delivery(secret: str, n: int) -> tuple[str, bytes, dict[str, str]]:
+    """A signed `Issue` create, as Linear sends it (timestamp inside the signed body)."""
+    from integrations.sandbox_state import demo_fixture, hmac_hex
+
+    payload = demo_fixture("linear", "issue__create")
+    payload["webhookTimestamp"] = int(time.time() * 1000)
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Linear-Delivery": str(uuid.uuid4()),
+        "Linear-Signature": hmac_hex(secret, body),
+    }
+    return "/webhooks/linear/", body, headers

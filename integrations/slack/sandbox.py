@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from tests.fakes.platforms import Call, FakePlatforms
+    from integrations.sandbox import Call, PlatformSandbox
 
 BOT = {"user_id": "U0BOTFAKE", "bot_id": "B0BOTFAKE", "team_id": "T0ACMEFAKE"}
 
@@ -30,7 +30,7 @@ def rate_limited(_limits, retry_after: float) -> web.Response:
     return response
 
 
-def handle(fake: FakePlatforms, call: Call, headers) -> web.Response:
+def handle(fake: PlatformSandbox, call: Call, headers) -> web.Response:
     params = {**call.query, **(call.json if isinstance(call.json, dict) else {})}
     token = headers.get("Authorization", "").removeprefix("Bearer ") or params.get("token", "")
     if not token:
@@ -168,3 +168,26 @@ HANDLERS = {
     "conversations.info": _conversations_info,
     "conversations.list": _conversations_list,
 }
+
+
+# --- demo deliveries (`make run`'s event stream, integrations/demo_stream.py) -------------
+def demo_delivery(secret: str, n: int) -> tuple[str, bytes, dict[str, str]]:
+    """A signed `app_mention` in the sandbox's #eng, as Slack's Events API sends it."""
+    from integrations.sandbox_state import PlatformState, demo_fixture, hmac_hex
+
+    payload = demo_fixture("slack", "app_mention__default")
+    now = time.time()
+    payload["event_id"] = f"EvDEMO{time.time_ns()}"
+    payload["event_time"] = int(now)
+    event = payload["event"]
+    event["channel"] = PlatformState().channel_id("#eng")
+    event["ts"] = event["event_ts"] = f"{now:.6f}"
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    timestamp = str(int(now))
+    signed = b"v0:" + timestamp.encode() + b":" + body
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": "v0=" + hmac_hex(secret, signed),
+    }
+    return "/webhooks/slack/", body, headers

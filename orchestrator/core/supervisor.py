@@ -61,16 +61,22 @@ class Supervisor:
     web_workers: int = 1
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
     stopping: bool = False
+    # Extra supervised children (name -> argv, started before web) and the environment of
+    # every child (None: this process's): `make run` adds its sandboxes this way.
+    extra: dict[str, list[str]] = field(default_factory=dict)
+    env: dict[str, str] | None = None
 
     def start(self) -> None:
         ensure_port_free(self.host, self.port)
+        for name, command in self.extra.items():
+            self.spawn(name, command)
         self.spawn("web", web_command(self.host, self.port, self.web_workers))
         self.spawn("workers", worker_command())
 
     def spawn(self, name: str, command: list[str]) -> None:
         # A new session per child so a signal reaches the child's own workers too.
         self.children[name] = subprocess.Popen(  # noqa: S603 - our own fixed argv
-            command, cwd=BASE_DIR, start_new_session=True
+            command, cwd=BASE_DIR, start_new_session=True, env=self.env
         )
 
     def wait_until_ready(self, timeout_s: float = STARTUP_TIMEOUT_S) -> None:

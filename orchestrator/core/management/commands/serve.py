@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--show-demo-login", action="store_true")
 
     def handle(self, *args, **options):
-        supervisor = Supervisor(options["host"], options["port"], options["web_workers"])
+        supervisor = self.make_supervisor(options)
         signal.signal(signal.SIGTERM, supervisor.request_stop)
         signal.signal(signal.SIGINT, supervisor.request_stop)
         try:
@@ -34,6 +34,13 @@ class Command(BaseCommand):
             raise CommandError("a child process died; see the log above", returncode=status)
         self.stdout.write("stopped web and workers")
 
+    def make_supervisor(self, options) -> Supervisor:
+        """The children to run; `manage.py demo` adds its own."""
+        return Supervisor(options["host"], options["port"], options["web_workers"])
+
+    def banner_extra(self, supervisor: Supervisor) -> list[str]:
+        return []
+
     def print_banner(self, supervisor: Supervisor, show_demo_login: bool) -> None:
         base = f"http://{supervisor.url_host}:{supervisor.port}"
         lines = [
@@ -43,6 +50,7 @@ class Command(BaseCommand):
             f"  dashboard  {base}/dashboard/",
             f"  API        {base}/api/   (Swagger UI: {base}/api/docs/)",
             f"  health     {base}/health/",
+            *self.banner_extra(supervisor),
         ]
         if show_demo_login:
             lines.append(

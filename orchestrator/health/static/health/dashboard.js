@@ -36,10 +36,15 @@
   }
   const percent = function (share) { return share === null || share === undefined ? "–" : (share * 100).toFixed(1) + " %"; };
 
-  function table(headers, rows, empty) {
+  function table(headers, rows, empty, firstWidth) {
     if (!rows.length) return el("div", { class: "empty", text: empty });
     const head = el("tr", null, ...headers.map(function (h) { return el("th", { text: h }); }));
-    return el("table", null, head, ...rows);
+    const cols = el("colgroup", null, el("col", { style: "width:" + (firstWidth || "40%") }));
+    return el("table", null, cols, head, ...rows);
+  }
+  function observed(value, unit) {
+    if (typeof value !== "number") return String(value) + (unit && unit !== "state" ? " " + unit : "");
+    return charts.format(value, unit || "");
   }
   function fill(panel, content) {
     document.querySelector("#panel-" + panel + " .body").replaceChildren(content);
@@ -86,9 +91,9 @@
 
   function renderComponents(s) {
     fill("components", table(["component", "status", "observed"], s.components.map(function (c) {
-      const observed = c.value === null || c.value === undefined ? (c.output || "") : c.value + " " + (c.unit || "");
-      return el("tr", { "data-component": c.name, title: c.output || "" }, el("td", { text: c.name }),
-        el("td", null, badge(c.status)), el("td", { class: "num", text: observed }));
+      const shown = c.value === null || c.value === undefined ? (c.output || "") : observed(c.value, c.unit);
+      return el("tr", { "data-component": c.name, "data-status": c.status, title: c.output || c.name },
+        el("td", { text: c.name }), el("td", null, badge(c.status)), el("td", { class: "num", text: shown }));
     }), "no checks have run yet"));
   }
 
@@ -98,14 +103,14 @@
         el("td", null, badge(b.state)), el("td", { class: "num", text: b.calls + " calls" }),
         el("td", { class: "num", text: b.failure_rate.toFixed(1) + " %" }),
         el("td", { class: "num", text: b.retry_after ? duration(b.retry_after) : "–" }));
-    }), "no breakers"));
+    }), "no breakers", "22%"));
   }
 
   function renderExtensions(s) {
     fill("extensions", table(["extension", "breaker", "in flight", "webhook"], s.extensions.map(function (x) {
       return el("tr", { "data-extension": x.name }, el("td", { text: x.name }), el("td", null, badge(x.breaker)),
         el("td", { class: "num", text: x.in_flight }), el("td", { class: "muted", text: x.webhook }));
-    }), "no extensions"));
+    }), "no extensions", "24%"));
   }
 
   function renderQueues(s) {
@@ -127,7 +132,7 @@
         el("td", { class: "wrap" }, el("div", { text: a.summary }), el("div", { class: "muted", text: a.key })),
         el("td", null, badge(a.state)), el("td", { text: ago(a.starts_at) }),
         el("td", { class: "num", text: a.notifications + "×" }));
-    }), "no alerts: all quiet"));
+    }), "no alerts: all quiet", "52%"));
   }
 
   function renderRecoveries(s) {
@@ -135,7 +140,7 @@
       return el("tr", { "data-recovery": r.id, title: r.detail || "" }, el("td", { text: r.recovery }),
         el("td", null, badge(r.outcome)), el("td", { class: "muted", text: r.check || "–" }),
         el("td", { text: ago(r.started_at) }));
-    }), "no recovery actions yet"));
+    }), "no recovery actions yet", "34%"));
   }
 
   function renderCapacity(s) {
@@ -157,7 +162,7 @@
     fill("failures", table(["run", "workflow", "error", "when"], s.failures.map(function (f) {
       return el("tr", { "data-run": f.id }, el("td", null, el("a", { href: f.url, text: "#" + f.id })),
         el("td", { text: f.workflow }), el("td", { title: f.error, text: f.error }), el("td", { text: ago(f.finished_at) }));
-    }), "no failed runs"));
+    }), "no failed runs", "9%"));
   }
 
   function renderRollouts(s) {
@@ -165,7 +170,7 @@
       return el("tr", { "data-rollout": r.key }, el("td", null, el("a", { href: r.url, text: r.key })),
         el("td", { class: "num", text: r.percentage + " %" }), el("td", { class: "muted", text: r.next ? r.next.percentage + " % at " + r.next.at.slice(0, 16).replace("T", " ") : "–" }),
         el("td", null, r.guarded ? badge("info", "guarded") : "–"), el("td", null, badge(r.paused ? "warn" : "pass", r.paused ? "paused" : "ramping")));
-    }), "no rollouts in progress"));
+    }), "no rollouts in progress", "28%"));
   }
 
   function render(s, when) {

@@ -1,0 +1,8 @@
+"""Moved into the product as `integrations.github.sandbox` (the loopback sandbox `make run` serves);
+this module stays so that existing imports keep working."""
+
+import sys
+
+import integrations.github.sandbox as _moved
+
+sys.modules[__name__] = _moved
