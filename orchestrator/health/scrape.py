@@ -16,12 +16,13 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
 )
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import CollectorRegistry
 
 from orchestrator.health import breakers, metrics, queues
@@ -136,4 +137,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
              " METRICS_ALLOWED_IPS"},
             status=403,
         )  # fmt: skip
-    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
+    # 0.0.4: the text format every Prometheus 2.x scrapes (the client's 'latest' says 1.0.0).
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)

@@ -25,6 +25,18 @@ def read_window(seconds: int = WINDOW_S, now: float | None = None) -> list[tuple
     return [(bucket * step, stored.get(bucket, {})) for bucket in range(first, last + 1)]
 
 
+def totals() -> dict[str, float]:
+    """Running totals for the tiles: events stored, runs by status."""
+    answer = {"events_stored": 0.0, "runs_succeeded": 0.0, "runs_failed": 0.0}
+    for key, value in current_store().totals().items():
+        name, _, labels, _ = metrics.parse_key(key)
+        if name == metrics.EVENTS.name and labels[-1] == "stored":
+            answer["events_stored"] += value
+        elif name == metrics.RUNS.name and f"runs_{labels[0]}" in answer:
+            answer[f"runs_{labels[0]}"] += value
+    return {key: int(value) for key, value in answer.items()}
+
+
 def counter_in(bucket: dict, metric: metrics.Metric, **labels) -> float:
     """Sum a counter's increments in one bucket, filtered by series labels."""
     total = 0.0

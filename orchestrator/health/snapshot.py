@@ -34,6 +34,7 @@ def build_snapshot() -> dict:
         "in_flight": in_flight,
         "charts": charts,
         "rates": current_rates(charts),
+        "totals": series.totals(),
         "capacity": capacity(window, charts),
         "failures": recent_failures(),
         "rollouts": active_rollouts(),

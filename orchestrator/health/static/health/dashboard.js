@@ -50,8 +50,9 @@
     document.querySelector("#panel-" + panel + " .body").replaceChildren(content);
   }
 
-  function tile(label, value, sub, state) {
-    return el("div", { class: "tile " + (state || ""), "data-tile": label }, el("div", { class: "label", text: label }),
+  function tile(label, value, sub, state, extra) {
+    const attrs = Object.assign({ class: "tile " + (state || ""), "data-tile": label }, extra || {});
+    return el("div", attrs, el("div", { class: "label", text: label }),
       el("div", { class: "value", text: value }), el("div", { class: "sub", text: sub || "" }));
   }
 
@@ -62,8 +63,8 @@
     const capState = cap.headroom === null ? "" : cap.headroom < 0.2 ? "fail" : cap.headroom < 0.5 ? "warn" : "pass";
     document.getElementById("panel-kpis").replaceChildren(
       tile("Health", s.status.toUpperCase(), firing ? firing + " alert(s) firing" : "no alerts firing", s.status),
-      tile("Events/s", s.rates.events.toFixed(2), "stored, last 10 s"),
-      tile("Runs/s", s.rates.runs.toFixed(2), "finished, last 10 s"),
+      tile("Events/s", s.rates.events.toFixed(2), s.totals.events_stored.toLocaleString() + " stored in all", "", { "data-total": s.totals.events_stored }),
+      tile("Runs/s", s.rates.runs.toFixed(2), s.totals.runs_succeeded.toLocaleString() + " succeeded · " + s.totals.runs_failed.toLocaleString() + " failed"),
       tile("Event queue", String(q.events.depth), "oldest " + duration(q.events.oldest_age_seconds)),
       tile("Step queue", String(q.steps.depth), "oldest " + duration(q.steps.oldest_age_seconds)),
       tile("In flight", String(flight), "steps calling out now"),
