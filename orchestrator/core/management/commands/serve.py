@@ -4,6 +4,7 @@ import signal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from orchestrator.core.supervisor import StartupError, Supervisor
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--show-demo-login", action="store_true")
 
     def handle(self, *args, **options):
+        self.follow_schedule_settings()
         supervisor = self.make_supervisor(options)
         signal.signal(signal.SIGTERM, supervisor.request_stop)
         signal.signal(signal.SIGINT, supervisor.request_stop)
@@ -33,6 +35,15 @@ class Command(BaseCommand):
         if status:
             raise CommandError("a child process died; see the log above", returncode=status)
         self.stdout.write("stopped web and workers")
+
+    def follow_schedule_settings(self) -> None:
+        """Schedules follow their settings at start-up, not only when migrate made them."""
+        from orchestrator.health.detect import ensure_schedule
+
+        try:
+            ensure_schedule()
+        except DatabaseError as exc:
+            self.stderr.write(f"schedules not updated ({exc}); run manage.py migrate")
 
     def make_supervisor(self, options) -> Supervisor:
         """The children to run; `manage.py demo` adds its own."""
