@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import logging
 import random
 import threading
@@ -119,6 +120,10 @@ class BreakerRecord:
         if self.state == OPEN and now >= self.open_until:
             return HALF_OPEN
         return self.state
+
+    def force_open(self, now: float, config: BreakerConfig) -> None:
+        """Open now, whatever the window says (an operator's or a recovery action's call)."""
+        self._open(now, config)
 
     def _over(self, failures: int, calls: int, config: BreakerConfig) -> bool:
         return calls > 0 and failures * 100 >= config.failure_rate * calls
@@ -339,6 +344,17 @@ def reset(platform: str) -> None:
     _store().reset(platform)
     _views.pop(platform, None)
     logger.info("breaker.reset platform=%s", platform)
+
+
+def force_open(platform: str, seconds: float | None = None) -> None:
+    """Open a breaker everywhere for `seconds` (default BREAKER_OPEN_SECONDS): hold calls to
+    a platform known to be failing before its own window says so (a healing action)."""
+    config = _config()
+    if seconds:
+        config = dataclasses.replace(config, open_seconds=float(seconds))
+    _store().update(platform, lambda record: record.force_open(time.time(), config))
+    _views.pop(platform, None)
+    logger.warning("breaker.forced-open platform=%s seconds=%s", platform, config.open_seconds)
 
 
 def reset_local() -> None:

@@ -51,6 +51,7 @@ class Target:
 
 ACTIONS: dict[str, str] = {
     "reset_breaker": "orchestrator.health.recovery.reset_breaker",
+    "force_breaker_open": "orchestrator.health.recovery.force_breaker_open",
     "redrive_stuck_runs": "orchestrator.health.recovery.redrive_stuck_runs",
     "replay_dead_events": "orchestrator.health.recovery.replay_dead_events",
     "disable_extension": "orchestrator.health.recovery.disable_extension",
@@ -95,6 +96,17 @@ def wake_steps_held_by(platform: str) -> int:
         )
         transaction.on_commit(doorbell.ring)
     return woken
+
+
+def force_breaker_open(params: dict, target: Target) -> str:
+    """Open the breaker of `params.platform` (default: the incident's component) for
+    `params.seconds`: the platform's own API check fails, so hold calls now rather than
+    let the window fill with failures."""
+    platform = params.get("platform") or target.component
+    if platform not in breakers.platforms():
+        raise RecoveryFailed(f"no breaker for {platform!r}")
+    breakers.force_open(platform, params.get("seconds"))
+    return f"{platform} breaker forced open"
 
 
 def redrive_stuck_runs(params: dict, target: Target) -> str:

@@ -131,3 +131,19 @@ def test_history_older_than_retention_is_pruned(settings):
     CheckResult.objects.create(name="x:y", status="pass")
     assert detect.prune(timezone.now()) == 1
     assert CheckResult.objects.filter(name="x:y").count() == 1
+
+
+def test_a_failing_platform_api_opens_its_closed_breaker_once(settings):
+    from orchestrator.health import breakers
+
+    settings.HEALTH_ESCALATION_CHANNEL = ""
+    RecoveryAction.objects.exclude(name="open-breaker-when-platform-api-fails").delete()
+    CheckState.objects.create(name="slack:breaker", status="pass")
+    CheckState.objects.create(name="database:breaker", status="fail")  # no such breaker
+    open_incident("slack:responseTime")
+    open_incident("database:responseTime")
+    [execution] = recovery.run_recoveries()
+    assert (execution.check_name, execution.outcome) == ("slack:responseTime", "succeeded")
+    assert breakers.breaker_state("slack") == "open"
+    CheckState.objects.filter(name="slack:breaker").update(status="warn")  # now it is open
+    assert recovery.run_recoveries() == []
