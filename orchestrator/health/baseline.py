@@ -108,10 +108,17 @@ def time_to_reach(points: list[tuple[float, float]], limit: float) -> float | No
 
 def first_departure(points: list[tuple[float, float]], tolerance: float,
                     floor: float = 0.0) -> float | None:  # fmt: skip
-    """When a signal first moved away from where the window started (by more than
-    `tolerance` of its starting value, and more than `floor`): the time, or None."""
+    """When a signal moved away from where the window started and stayed away (by more than
+    `tolerance` of its starting value, and more than `floor`): the time, or None. A spike
+    that comes back is noise, not a move."""
     if len(points) < 2:
         return None
     start = points[0][1]
     margin = max(abs(start) * tolerance, floor)
-    return next((t for t, v in points[1:] if abs(v - start) > margin), None)
+    moved = None
+    for t, v in points[1:]:
+        if abs(v - start) <= margin:
+            moved = None  # back where it started: whatever moved before was a spike
+        elif moved is None:
+            moved = t
+    return moved

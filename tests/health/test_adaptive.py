@@ -104,3 +104,10 @@ def test_a_steadily_rising_queue_is_warned_about_before_its_limit_naming_the_cau
     assert alert.labels["cause"] == "slack:responseTime"
     assert "projected to reach its warn limit 100" in alert.summary
     assert "likely cause: slack:responseTime" in alert.summary
+
+
+def test_a_spike_that_comes_back_is_not_a_move_but_a_level_shift_is():
+    spike = [(0, 1.0), (1, 90.0), (2, 1.0), (3, 1.2)]
+    shift = [(0, 1.0), (1, 1.1), (2, 300.0), (3, 310.0)]
+    assert maths.first_departure(spike, 1.0, floor=50) is None
+    assert maths.first_departure(shift, 1.0, floor=50) == 2

@@ -86,6 +86,8 @@ def test_an_outage_is_bounded_detected_alerted_healed_and_announced_once(
     # one grouped notice for both checks (forecasts of the waiting backlog are their own group)
     assert chat.filter(kind="alert.firing", alert__group="slack").count() == 1
     failed = RecoveryExecution.objects.filter(outcome="failed", check_name="slack:breaker")
+    record = list(RecoveryExecution.objects.values_list("recovery__name", "outcome", "detail"))
+    assert failed.exists(), (record, list(Incident.objects.values_list("key", "state")))
     assert failed.exists() and "slack still failing" in failed.first().detail
     assert chat.filter(kind="recovery.failed").exists()
 
