@@ -8,6 +8,8 @@ BENCHMARKS: dict[str, str] = {
     "flags": "bench.flags",
     "http_clients": "bench.http_clients",
     "ingest": "bench.ingest",
+    "dashboard_push": "bench.dashboard_push",
+    "health_cost": "bench.health_cost",
     "outage": "bench.outage",
     "workflows": "bench.workflows",
 }

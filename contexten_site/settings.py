@@ -301,9 +301,11 @@ FLAGS_SLACK_CHANNEL = env.str("FLAGS_SLACK_CHANNEL", default="#ops")
 # /metrics answers a request bearing METRICS_TOKEN, or one from METRICS_ALLOWED_IPS.
 METRICS_TOKEN = read_secret(env, "METRICS_TOKEN", "")
 METRICS_ALLOWED_IPS = read_networks(env, "METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
+# Off: nothing is counted (the cost benchmark's reference; /metrics then shows gauges only).
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 # How often each process folds its counters into the shared store (Redis or database).
 METRICS_FLUSH_MS = read_int(env, "METRICS_FLUSH_MS", 1000)
 # How often a dashboard connection looks for a changed snapshot to push.
-DASHBOARD_PUSH_MS = read_int(env, "DASHBOARD_PUSH_MS", 500)
+DASHBOARD_PUSH_MS = read_int(env, "DASHBOARD_PUSH_MS", 300)
 # The ingest p95 the dashboard's capacity panel measures headroom against (SPEC §11: p99 < 250).
 CAPACITY_P95_TARGET_MS = read_int(env, "CAPACITY_P95_TARGET_MS", 250)

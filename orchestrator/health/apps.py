@@ -1,6 +1,7 @@
 """Checks, breakers, healing, alerts, metrics and the dashboard."""
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class HealthConfig(AppConfig):
@@ -13,4 +14,7 @@ class HealthConfig(AppConfig):
         from orchestrator.health import breakers, metrics
 
         breakers.register_checks()
-        metrics.flush_from_workers()
+        if settings.METRICS_ENABLED:
+            metrics.flush_from_workers()
+        else:
+            metrics.disable()

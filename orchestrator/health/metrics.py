@@ -131,6 +131,17 @@ def record_flag_evaluation(flag: str, reason: str) -> None:
     inc(FLAG_EVALUATIONS, (flag, reason or "UNKNOWN"))
 
 
+def disable() -> None:
+    """Make every record_* call a no-op in this process (METRICS_ENABLED=false)."""
+
+    def ignore(*args, **kwargs) -> None:
+        return None
+
+    names = ("record_delivery", "record_event", "record_runs", "record_step")
+    for name in (*names, "record_flag_evaluation"):
+        globals()[name] = ignore
+
+
 def take_pending() -> dict[tuple, float]:
     """Hand over this process's deltas and start afresh."""
     global _pending

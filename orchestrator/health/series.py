@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import lru_cache
 
 from orchestrator.health import metrics
 from orchestrator.health.metric_stores import current_store
@@ -23,6 +24,12 @@ def read_window(seconds: int = WINDOW_S, now: float | None = None) -> list[tuple
     first = last - seconds // step + 1
     stored = current_store().series(first, last)
     return [(bucket * step, stored.get(bucket, {})) for bucket in range(first, last + 1)]
+
+
+@lru_cache(maxsize=4096)
+def parsed(key: str) -> tuple:
+    """A bucket key decoded once: the same few keys recur in every bucket."""
+    return tuple(json.loads(key))
 
 
 def totals() -> dict[str, float]:
@@ -41,7 +48,7 @@ def counter_in(bucket: dict, metric: metrics.Metric, **labels) -> float:
     """Sum a counter's increments in one bucket, filtered by series labels."""
     total = 0.0
     for key, value in bucket.items():
-        name, part, kept, _ = json.loads(key)
+        name, part, kept, _ = parsed(key)
         if name != metric.name or part != "":
             continue
         values = dict(zip(metric.series_labels, kept, strict=True))
@@ -54,7 +61,7 @@ def histogram_in(bucket: dict, metric: metrics.Metric) -> dict[float, float]:
     """A histogram's bucket counts (non-cumulative) in one time bucket, by upper bound."""
     counts: dict[float, float] = {}
     for key, value in bucket.items():
-        name, part, _, le = json.loads(key)
+        name, part, _, le = parsed(key)
         if name == metric.name and part == "bucket":
             bound = float("inf") if le == "+Inf" else float(le)
             counts[bound] = counts.get(bound, 0.0) + value

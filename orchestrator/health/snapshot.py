@@ -7,6 +7,8 @@ buckets, and a few indexed queries, so building it costs a few milliseconds.
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
@@ -22,8 +24,7 @@ RECENT_FAILURES = 8
 
 def build_snapshot() -> dict:
     health = state.current_state()
-    window = series.read_window()
-    charts = series.charts(window)
+    _, charts, capacity_now = charts_for_last_bucket()
     in_flight = queues.steps_in_flight()
     return {
         "time": state.iso(timezone.now()),
@@ -35,7 +36,7 @@ def build_snapshot() -> dict:
         "charts": charts,
         "rates": current_rates(charts),
         "totals": series.totals(),
-        "capacity": capacity(window, charts),
+        "capacity": capacity_now,
         "failures": recent_failures(),
         "rollouts": active_rollouts(),
         "recoveries": health["recoveries"][:8],
@@ -47,6 +48,20 @@ def build_snapshot() -> dict:
             "recovery_success_rate": health["recovery_success_rate"],
         },
     }
+
+
+_charts_cache: dict[int, tuple] = {}
+
+
+def charts_for_last_bucket() -> tuple:
+    """Charts change only when a 5 s bucket completes: compute them once per bucket."""
+    last = int(time.time() // series.metrics.SERIES_STEP_S)
+    if last not in _charts_cache:
+        window = series.read_window()
+        charts = series.charts(window)
+        _charts_cache.clear()
+        _charts_cache[last] = (window, charts, capacity(window, charts))
+    return _charts_cache[last]
 
 
 def components(health: dict) -> list[dict]:

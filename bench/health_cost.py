@@ -1,0 +1,162 @@
+"""What watching costs: ingest throughput with and without metrics, checks and pushes.
+
+`python -m bench health_cost [--rounds=2] [--seconds=10] [--connections=64]`
+
+The ingest benchmark's server and load (bench/ingest.py: uvicorn, 2 workers, Postgres, Redis,
+wrk POSTing the 22 KB pull_request signed), run alternately in one session against:
+- **without**: METRICS_ENABLED=false, nobody on the dashboard, no detection;
+- **with**: metrics recorded and flushed (the defaults), a staff browser's websocket on
+  /dashboard/ receiving pushes, the detection job every 5 s in its own process (the default
+  schedule is 30 s), and /metrics scraped every 5 s.
+Target (issue 10): "with" loses under 5 % of the "without" rate (medians of the rounds).
+"""
+
+import asyncio
+import contextlib
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+
+from bench import ingest
+
+PASSWORD = "bench-pass-" + "p" * 12
+DETECTION_LOOP = (
+    "import time\nfrom orchestrator.health import detect\n"
+    "while True:\n    detect.run_detection()\n    time.sleep(5)\n"
+)
+
+
+def main(argv: list[str]) -> int:
+    options = dict(arg.lstrip("-").split("=", 1) for arg in argv if "=" in arg)
+    rounds, seconds = int(options.get("rounds", 2)), int(options.get("seconds", 10))
+    connections = int(options.get("connections", 64))
+    variants = options.get("variants", "without,with").split(",")
+    ingest.DB_NAME = "bench_health_cost"  # its own database: never the ingest benchmark's
+    body = ingest.FIXTURE.read_bytes()
+    body = ingest.json.dumps(ingest.json.loads(body), separators=(",", ":")).encode()
+    database_url = ingest.prepare_database(body)
+    make_staff(database_url)
+    rates: dict[str, list[float]] = {variant: [] for variant in variants}
+    for number in range(1, rounds + 1):
+        for variant in variants:
+            phase = run_variant(variant, database_url, body, seconds, connections, number)
+            rates[variant].append(phase.rate)
+            print(f"   round {number} {variant:>7}: {ingest.fmt(phase)}", flush=True)
+    return report(rates)
+
+
+def make_staff(database_url: str) -> None:
+    code = (
+        "from django.contrib.auth import get_user_model as g\n"
+        "u, _ = g().objects.get_or_create(username='bench', defaults={'is_staff': True})\n"
+        f"u.is_staff = True; u.set_password('{PASSWORD}'); u.save()\n"
+    )
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ingest.BASE_DIR,
+                   env=ingest.server_env(database_url), check=True)  # fmt: skip
+
+
+def run_variant(variant, database_url, body, seconds, connections, number):
+    extra = {"METRICS_ENABLED": "false"} if variant == "without" else {}
+    server, url = start_server(database_url, extra)
+    try:
+        ingest.warm_up(url, body)
+        watching = contextlib.nullcontext()
+        if variant != "without":
+            watching = observers(url, database_url, variant)
+        with watching:
+            return ingest.run_http(url, body, seconds, connections, "wrk", f"{variant}{number}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def start_server(database_url: str, extra: dict):
+    from orchestrator.core.supervisor import web_command
+
+    port = ingest.free_port()
+    env = {**ingest.server_env(database_url), **extra}
+    server = subprocess.Popen(web_command("127.0.0.1", port, 2), cwd=ingest.BASE_DIR, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(f"{url}/health/live", timeout=2)
+            return server, url
+        time.sleep(0.3)
+    server.kill()
+    raise SystemExit("error: the web server did not answer within 60 s")
+
+
+@contextlib.contextmanager
+def observers(url: str, database_url: str, variant: str):
+    """Per variant: a dashboard viewer, the detection job, a Prometheus-like scraper."""
+    stop = threading.Event()
+    pushes = {"count": 0}
+    threads, detection = [], None
+    if variant in ("viewer", "with"):
+        cookie = session_cookie(url)
+        watch = lambda: asyncio.run(view(url, cookie, stop, pushes))  # noqa: E731
+        threads.append(threading.Thread(target=watch))
+    if variant in ("scrape", "with"):
+        threads.append(threading.Thread(target=scrape, args=(url, stop)))
+    if variant in ("detection", "with"):
+        detection = subprocess.Popen(
+            [sys.executable, "manage.py", "shell", "-c", DETECTION_LOOP],
+            cwd=ingest.BASE_DIR, env=ingest.server_env(database_url),
+        )  # fmt: skip
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if detection is not None:
+            detection.terminate()
+            detection.wait(timeout=30)
+        for thread in threads:
+            thread.join(timeout=30)
+        print(f"   (the viewer received {pushes['count']} pushes)", flush=True)
+
+
+def session_cookie(url: str) -> str:
+    with httpx.Client(base_url=url, timeout=10) as client:
+        page = client.get("/admin/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        client.post("/admin/login/?next=/admin/", headers={"Referer": f"{url}/admin/login/"},
+                    data={"username": "bench", "password": PASSWORD,
+                          "csrfmiddlewaretoken": token})  # fmt: skip
+        return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+
+async def view(url: str, cookie: str, stop: threading.Event, pushes: dict) -> None:
+    import websockets
+
+    ws_url = url.replace("http://", "ws://") + "/ws/dashboard/"
+    headers = {"Cookie": cookie, "Origin": url}
+    async with websockets.connect(ws_url, additional_headers=headers, max_size=None) as socket:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(socket.recv(), 1.0)
+                pushes["count"] += 1
+
+
+def scrape(url: str, stop: threading.Event) -> None:
+    while not stop.wait(5):
+        httpx.get(f"{url}/metrics", timeout=10).raise_for_status()
+
+
+def report(rates: dict[str, list[float]]) -> int:
+    for variant, values in rates.items():
+        print(f"   {variant}: median {statistics.median(values):,.0f}/s", flush=True)
+    if "with" not in rates or "without" not in rates:
+        return 0
+    without, with_ = statistics.median(rates["without"]), statistics.median(rates["with"])
+    cost = 1 - with_ / without
+    print(f"   ingest without watching: {without:,.0f}/s; with: {with_:,.0f}/s;"
+          f" cost {cost * 100:.1f} % (target < 5 %)", flush=True)  # fmt: skip
+    return 0 if cost < 0.05 else 1
