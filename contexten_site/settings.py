@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "orchestrator.flags",
     "orchestrator.health",
     "extensions",
+    "extensions.config",
 ]
 
 MIDDLEWARE = [
@@ -258,4 +259,8 @@ OFREP_TOKEN_CACHE_SECONDS = read_int(env, "OFREP_TOKEN_CACHE_SECONDS", 30)
 # OFREP requests per token per minute in each web process; 0 means unlimited.
 OFREP_RATE_LIMIT_PER_MINUTE = read_int(env, "OFREP_RATE_LIMIT_PER_MINUTE", 0)
 FLAGS_GUARD_INTERVAL_SECONDS = read_int(env, "FLAGS_GUARD_INTERVAL_SECONDS", 20)
+
+# --- Configuration store (extensions/config) ------------------------------------------------
+# How often each process checks whether any configuration changed (the 2 s promise).
+CONFIG_CACHE_POLL_SECONDS = read_int(env, "CONFIG_CACHE_POLL_MS", 500) / 1000
 FLAGS_SLACK_CHANNEL = env.str("FLAGS_SLACK_CHANNEL", default="#ops")
