@@ -1,0 +1,42 @@
+"""The Jira health check: one cheap authenticated call (`GET /rest/api/3/myself`)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+
+from extensions.api import FAIL, PASS, WARN, ActionError, HealthResult, config
+
+from .client import Credentials, JiraClient, new_session
+
+CHECK_TIMEOUT_SECONDS = 5
+
+
+def check_api() -> list[dict]:
+    """pass: Jira answers our credentials; warn: not configured; fail: Jira refuses or is down."""
+    try:
+        credentials = Credentials.from_config(config("jira"))
+    except ActionError as exc:
+        return [HealthResult(WARN, str(exc), componentType="component")]
+    try:
+        account = run_coroutine(lambda: whoami(credentials))
+    except ActionError as exc:
+        return [HealthResult(FAIL, str(exc), componentType="component")]
+    return [HealthResult(PASS, componentType="component", observedValue=account)]
+
+
+async def whoami(credentials: Credentials) -> str:
+    async with new_session(limit=1, timeout=CHECK_TIMEOUT_SECONDS) as session:
+        account = await JiraClient(session, credentials).myself()
+    return str(account.get("displayName") or account.get("accountId") or "?")
+
+
+def run_coroutine(factory):
+    """Run a coroutine to completion from sync code, on its own loop even when the caller's
+    thread already runs one (the health runner is called from both kinds of code)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, factory()).result()
