@@ -8,6 +8,7 @@ and a configuration schema whose secrets are write-only and default to the envir
 from extensions.api import Extension
 
 from . import actions, demo, health, webhook
+from ._version import VERSION
 
 CONFIG_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -53,7 +54,7 @@ CONFIG_SCHEMA = {
 
 extension = Extension(
     name="jira",
-    version="1.0.0",
+    version=VERSION,
     description="Jira Cloud: issue and comment webhooks; create, comment on and move issues.",
     # Objects, not dotted paths: a version installed beside this one is loaded under its own
     # module names, and an object always belongs to the version that declared it.

@@ -17,6 +17,7 @@ import hashlib
 from extensions.api import ActionContext, ActionError, action
 from pydantic import BaseModel, Field
 
+from ._version import VERSION
 from .adf import document
 from .client import JiraClient, jira_client
 
@@ -48,7 +49,7 @@ def idempotency_label(key: str) -> str:
 
 def marker(context: ActionContext) -> list[dict]:
     value = {"idempotency_key": context.idempotency_key, "run": str(context.run_id),
-             "step": context.step_id}  # fmt: skip
+             "step": context.step_id, "version": VERSION}  # fmt: skip
     return [{"key": PROPERTY, "value": value}]
 
 

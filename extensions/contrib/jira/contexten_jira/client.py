@@ -19,6 +19,8 @@ import aiohttp
 from extensions.api import ActionError
 from pydantic import BaseModel, ConfigDict
 
+from ._version import VERSION
+
 API = "/rest/api/3"
 TIMEOUT_SECONDS = 30
 TRANSIENT_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -76,7 +78,11 @@ class JiraClient:
     async def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send one request; answer the decoded JSON or raise ActionError."""
         url = f"{self.credentials.base_url}{API}{path}"
-        headers = {"Authorization": self.credentials.authorization(), "Accept": "application/json"}
+        headers = {
+            "Authorization": self.credentials.authorization(),
+            "Accept": "application/json",
+            "User-Agent": f"contexten-jira/{VERSION}",
+        }
         try:
             async with self.session.request(method, url, headers=headers, **kwargs) as response:
                 data = await response.json(content_type=None) if await response.read() else None

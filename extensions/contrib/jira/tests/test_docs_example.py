@@ -9,7 +9,6 @@ import sys
 
 import pytest
 from docs_example import example_files, write_example
-
 from extensions.api import ActionContext, ActionError, Extension, Refusal
 
 
@@ -47,8 +46,10 @@ def test_the_manifest_is_valid_and_names_what_the_page_says(beacon):
 
 
 def run(spec, params: dict, config: dict):
-    context = ActionContext(run_id=1, step_id="announce", attempt=1, idempotency_key="1-a",
-                            config=config, extension="beacon", extension_version="1.0.0")  # fmt: skip
+    context = ActionContext(
+        run_id=1, step_id="announce", attempt=1, idempotency_key="1-a", config=config,
+        extension="beacon", extension_version="1.0.0",
+    )  # fmt: skip
     return asyncio.run(spec.handler(spec.input_model.model_validate(params), context))
 
 

@@ -16,7 +16,10 @@ input, 401 on bad auth, 404 for an unknown issue, 429 with `Retry-After` and 5xx
 
     sandbox.fail_next(2, status=503)          # the next two calls answer 503
     sandbox.rate_limit_next(1, retry_after=2)  # the next call answers 429, Retry-After: 2
+    sandbox.hold("add_comment")                # those calls wait (a run in flight) ...
+    sandbox.release("add_comment")             # ... until released
     sandbox.calls("create_issue")              # recorded calls, in order
+    sandbox.wait_for("add_comment", 2)         # block until two arrived
     sandbox.reset()
 
 Run it alone (the demo does): `python -m contexten_jira.sandbox --port 8111`.
@@ -28,6 +31,7 @@ import asyncio
 import base64
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +55,7 @@ class Call:
     method: str
     path: str
     json: Any
+    user_agent: str = ""
     status: int = 0
 
 
@@ -79,6 +84,8 @@ class JiraSandbox:
             self.state = JiraState(account)
             self._faults: list[tuple[int, float | None]] = []
             self._calls: list[Call] = []
+            self._held: set[str] = set()
+        self._release_all()
 
     def fail_next(self, count: int, status: int = 503) -> None:
         with self._lock:
@@ -87,6 +94,34 @@ class JiraSandbox:
     def rate_limit_next(self, count: int, retry_after: float = 1) -> None:
         with self._lock:
             self._faults += [(429, retry_after)] * count
+
+    def hold(self, name: str) -> None:
+        """Keep calls of operation `name` waiting (a run in flight) until `release(name)`."""
+        with self._lock:
+            self._held.add(name)
+
+    def release(self, name: str) -> None:
+        with self._lock:
+            self._held.discard(name)
+        self._release_all()
+
+    def _release_all(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake_waiters)
+
+    def _wake_waiters(self) -> None:
+        self._released.set()
+        self._released = asyncio.Event()
+
+    def wait_for(self, name: str, count: int, timeout: float = 30) -> list[Call]:
+        """Block until `count` calls of `name` arrived; AssertionError on the deadline."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            calls = self.calls(name)
+            if len(calls) >= count:
+                return calls
+            time.sleep(0.05)
+        raise AssertionError(f"{count} {name} calls expected, saw {len(self.calls(name))}")
 
     def calls(self, name: str | None = None) -> list[Call]:
         with self._lock:
@@ -112,6 +147,7 @@ class JiraSandbox:
 
     def _serve(self, ready: threading.Event) -> None:
         self._loop = asyncio.new_event_loop()
+        self._released = asyncio.Event()
         self._loop.run_until_complete(self._listen())
         ready.set()
         self._loop.run_forever()
@@ -127,12 +163,20 @@ class JiraSandbox:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        call = Call(route_name(request.method, request.path), request.method, request.path, None)
+        name = route_name(request.method, request.path)
+        call = Call(name, request.method, request.path, None, request.headers.get("User-Agent", ""))
         with self._lock:
             self._calls.append(call)
+        while self._is_held(name):
+            await self._released.wait()
+        with self._lock:
             response = self._answer(request, body, call)
         call.status = response.status
         return response
+
+    def _is_held(self, name: str) -> bool:
+        with self._lock:
+            return name in self._held
 
     def _answer(self, request: web.Request, body: bytes, call: Call) -> web.Response:
         if not self._authorised(request.headers.get("Authorization", "")):
