@@ -5,7 +5,7 @@ import contextlib
 import signal
 import threading
 
-from contexten_jira.sandbox import JiraSandbox
+from contexten_jira.sandbox.server import DEMO_ISSUE, JiraSandbox
 
 
 def main() -> None:
@@ -13,7 +13,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8111)
     args = parser.parse_args()
-    sandbox = JiraSandbox(args.host, args.port).start()
+    sandbox = JiraSandbox(args.host, args.port)
+    sandbox.state.add_issue(DEMO_ISSUE, "Webhook retries create duplicate runs")
+    sandbox.start()
     print(f"Jira sandbox at {sandbox.url} (Basic {sandbox.EMAIL}:{sandbox.API_TOKEN})", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -47,6 +47,7 @@ from .state import (
 )
 
 API = "/rest/api/3"
+DEMO_ISSUE = "ENG-42"  # the issue of the demo's jira:issue_created delivery
 
 
 @dataclass
@@ -69,6 +70,7 @@ class JiraSandbox:
         self.host, self.port = host, port
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._released = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.reset()
 
@@ -147,15 +149,18 @@ class JiraSandbox:
 
     def _serve(self, ready: threading.Event) -> None:
         self._loop = asyncio.new_event_loop()
-        self._released = asyncio.Event()
         self._loop.run_until_complete(self._listen())
         ready.set()
         self._loop.run_forever()
 
-    async def _listen(self) -> None:
+    def app(self) -> web.Application:
+        """An aiohttp application serving this sandbox (any server can mount it)."""
         app = web.Application(client_max_size=1 << 20)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        return app
+
+    async def _listen(self) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -211,8 +216,8 @@ class JiraSandbox:
             return False
         return decoded == f"{self.EMAIL}:{self.API_TOKEN}"
 
-    def issue_json(self, issue: Issue, properties: list[str] = ()) -> dict:
-        answer = {"id": issue.id, "key": issue.key, "self": f"{self.url}{API}/issue/{issue.id}",
+    def issue_json(self, base: str, issue: Issue, properties: list[str] = ()) -> dict:
+        answer = {"id": issue.id, "key": issue.key, "self": f"{base}{API}/issue/{issue.id}",
                   "fields": issue.fields}  # fmt: skip
         if properties:
             wanted = issue.properties if "*all" in properties else {}
@@ -263,7 +268,7 @@ def _myself(sandbox: JiraSandbox, request, body) -> web.Response:
 def _create_issue(sandbox: JiraSandbox, request, body) -> web.Response:
     issue = sandbox.state.create_issue(body)
     return web.json_response(
-        {"id": issue.id, "key": issue.key, "self": f"{sandbox.url}{API}/issue/{issue.id}"},
+        {"id": issue.id, "key": issue.key, "self": f"{base_url(request)}{API}/issue/{issue.id}"},
         status=201,
     )
 
@@ -271,7 +276,7 @@ def _create_issue(sandbox: JiraSandbox, request, body) -> web.Response:
 def _get_issue(sandbox: JiraSandbox, request, body) -> web.Response:
     issue = sandbox.state.issue(request.path.split("/")[5])
     properties = [p for p in request.query.get("properties", "").split(",") if p]
-    return web.json_response(sandbox.issue_json(issue, properties))
+    return web.json_response(sandbox.issue_json(base_url(request), issue, properties))
 
 
 def _add_comment(sandbox: JiraSandbox, request, body) -> web.Response:
@@ -295,7 +300,12 @@ def _list_comments(sandbox: JiraSandbox, request, body) -> web.Response:
 
 
 def comment_url(sandbox: JiraSandbox, request, comment: dict) -> str:
-    return f"{sandbox.url}{request.path}/{comment['id']}"
+    return f"{base_url(request)}{request.path}/{comment['id']}"
+
+
+def base_url(request: web.Request) -> str:
+    """Where the caller reached us: the sandbox may be mounted by someone else's server."""
+    return f"{request.scheme}://{request.host}"
 
 
 def _list_transitions(sandbox: JiraSandbox, request, body) -> web.Response:
@@ -316,8 +326,18 @@ def _search(sandbox: JiraSandbox, request, body) -> web.Response:
     jql = body.get("jql") if isinstance(body, dict) else None
     if not isinstance(jql, str) or not jql.strip():
         raise JiraInputError(messages=["The JQL query is required."])
-    issues = [sandbox.issue_json(issue) for issue in sandbox.state.search(jql)]
+    issues = [sandbox.issue_json(base_url(request), issue) for issue in sandbox.state.search(jql)]
     return web.json_response({"issues": issues, "isLast": True})
+
+
+def make_app() -> web.Application:
+    """A sandbox holding the demo's issue, as an aiohttp application (for a server that hosts
+    demo sandboxes)."""
+    sandbox = JiraSandbox()
+    sandbox.state.add_issue(DEMO_ISSUE, "Webhook retries create duplicate runs")
+    app = sandbox.app()
+    app["sandbox"] = sandbox
+    return app
 
 
 ROUTES = {

@@ -118,6 +118,17 @@ class JiraState:
         self._numbers[key] = itertools.count(1)
         return project
 
+    def add_issue(self, key: str, summary: str) -> Issue:
+        """Seed an issue with a chosen key (demo data); numbering continues after it."""
+        project = self.projects[key.split("-")[0]]
+        fields = {"summary": summary, "issuetype": {"name": "Task", "id": ISSUE_TYPES["Task"]},
+                  "project": project.summary(""), "labels": [], "description": None,
+                  "status": {"name": "To Do", "id": STATUSES["To Do"]},
+                  "created": now_iso()}  # fmt: skip
+        issue = self.issues[key] = Issue(str(next(self._ids)), key, project, fields)
+        self._numbers[project.key] = itertools.count(int(key.split("-")[1]) + 1)
+        return issue
+
     def issue(self, id_or_key: str) -> Issue:
         found = self.issues.get(id_or_key) or next(
             (issue for issue in self.issues.values() if issue.id == id_or_key), None
