@@ -15,6 +15,7 @@ API_ROUTE_MODULES: list[str] = [
     "orchestrator.events.api",
     "orchestrator.flags.api",
     "orchestrator.workflows.api",
+    "extensions.config.api",
 ]
 
 for dotted in API_ROUTE_MODULES:

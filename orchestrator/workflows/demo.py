@@ -42,13 +42,13 @@ WEEKDAY_REPO_REPORT = """\
 name: weekday-repo-report
 trigger:
   schedule: "0 9 * * 1-5"               # 09:00 UTC, Monday to Friday
-config:
+vars:
   repos: [acme/widgets]
 steps:
   - id: report
     action: github.repo_report
     with:
-      repos: "{{ config.repos }}"
+      repos: "{{ vars.repos }}"
       stale_days: 7
   - id: send
     needs: [report]

@@ -37,20 +37,21 @@ class Plan:
     by_id: dict[str, dsl.Step]
     compensations: frozenset[str]
     concurrency: int | None
-    config: dict[str, Any]
+    vars: dict[str, Any]  # the document's own values (templates: vars.<name>)
 
 
 @lru_cache(maxsize=512)
 def plan_for(version_id: int) -> Plan:
     """Validate a stored version's document (versions are immutable, so cache by id)."""
     document = WorkflowVersion.objects.values_list("document", flat=True).get(pk=version_id)
+    document = dsl.from_stored(document)
     steps = tuple(dsl.validate(document))
     return Plan(
         steps=steps,
         by_id={step.id: step for step in steps},
         compensations=frozenset(dsl.compensation_ids(list(steps))),
         concurrency=document.get("concurrency"),
-        config=document.get("config", {}),
+        vars=document.get("vars", {}),
     )
 
 

@@ -17,9 +17,10 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from extensions.config import store as config_store
 from orchestrator.workflows.engine import Plan, advance, finish_succeeded, plan_for, save_steps
 from orchestrator.workflows.models import STEP_CLAIMABLE, Run, RunStatus, StepRun, StepStatus
-from orchestrator.workflows.templating import TemplateProblem, is_truthy, render_value
+from orchestrator.workflows.templating import ConfigView, TemplateProblem, is_truthy, render_value
 
 logger = logging.getLogger("contexten.workflows")
 
@@ -114,7 +115,7 @@ def prepare(claimed: list[StepRun], token: str) -> tuple[list[Job], list[Outcome
                 params=params,
                 timeout_s=definition.timeout_s,
                 attempt=step_run.attempts,
-                config=plan.config,
+                config=plan.vars,
             )
         )
     return jobs, decided
@@ -139,7 +140,7 @@ def _finished_outputs(claimed: list[StepRun]) -> dict[int, dict[str, dict]]:
 
 
 def template_context(run: Run, plan: Plan, steps: dict[str, dict]) -> dict[str, Any]:
-    """What templates see: event, steps.<id>.output and config."""
+    """What templates see: event, steps.<id>.output, config.<namespace>.<field> and vars."""
     if run.event is not None:
         event = {
             "id": run.event.pk,
@@ -150,7 +151,13 @@ def template_context(run: Run, plan: Plan, steps: dict[str, dict]) -> dict[str, 
         }
     else:
         event = run.input
-    return {"event": event, "steps": steps, "config": plan.config, "run": {"id": run.pk}}
+    return {
+        "event": event,
+        "steps": steps,
+        "config": ConfigView(config_store.effective, config_store.resolve_value),
+        "vars": plan.vars,
+        "run": {"id": run.pk},
+    }
 
 
 def record(outcomes: list[Outcome]) -> int:
