@@ -18,6 +18,8 @@ def check_api() -> list[dict]:
         credentials = Credentials.from_config(config("jira"))
     except ActionError as exc:
         return [HealthResult(WARN, str(exc), componentType="component")]
+    except Exception as exc:  # the store's own error (e.g. an unset env: reference), any type
+        return [HealthResult(WARN, f"config.jira cannot be used: {exc}", componentType="component")]
     try:
         account = run_coroutine(lambda: whoami(credentials))
     except ActionError as exc:

@@ -18,6 +18,16 @@ from tests.conftest import (  # noqa: F401 - fixtures
 )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Ids and rows are reused between tests: forget this process's configuration snapshot."""
+    from extensions.config import store
+
+    store.cache.invalidate()
+    yield
+    store.cache.invalidate()
+
+
 @pytest.fixture(scope="session")
 def _sandbox_server():
     sandbox = JiraSandbox().start()
