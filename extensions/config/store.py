@@ -295,3 +295,11 @@ def _saved(namespace: str, schema: dict, row: ConfigVersion, before: dict) -> Sa
         unset_warnings(namespace, schemas.with_defaults(schema, row.data)),
         masked_patch(namespace, before, row.data),
     )
+
+
+def seed(namespace: str, data: dict, *, reason: str = "demo data") -> str:
+    """Store `data` as the first version unless the namespace has one (idempotent seeding)."""
+    if current_version(namespace):
+        return f"configuration {namespace!r} kept at version {current_version(namespace)}"
+    saved = save(namespace, data, author="demo", reason=reason)
+    return f"configuration {namespace!r} seeded as version {saved.version}"

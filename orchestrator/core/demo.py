@@ -10,6 +10,7 @@ from rest_framework.authtoken.models import Token
 DEMO_SEEDERS: list[str] = [
     "orchestrator.core.demo.seed_admin",
     "orchestrator.flags.demo.seed_flags",
+    "extensions.config.demo.seed_core_config",
     "orchestrator.events.demo.seed_events",
     "orchestrator.workflows.demo.seed_workflows",
 ]
