@@ -11,10 +11,12 @@ import environ
 
 from contexten_site.envtools import (
     database_from_url,
+    read_extension_settings,
     read_int,
     read_secret,
     redis_url_or_none,
 )
+from extensions.discovery import declared_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -187,29 +189,19 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- Platforms ------------------------------------------------------------------------------
-GITHUB_WEBHOOK_SECRET = read_secret(env, "GITHUB_WEBHOOK_SECRET", "")
-LINEAR_WEBHOOK_SECRET = read_secret(env, "LINEAR_WEBHOOK_SECRET", "")
-SLACK_SIGNING_SECRET = read_secret(env, "SLACK_SIGNING_SECRET", "")
-GITHUB_TOKEN = read_secret(env, "GITHUB_TOKEN", "")
-LINEAR_API_KEY = read_secret(env, "LINEAR_API_KEY", "")
-SLACK_BOT_TOKEN = read_secret(env, "SLACK_BOT_TOKEN", "")
-GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com").rstrip("/")
-LINEAR_API_URL = env.str("LINEAR_API_URL", default="https://api.linear.app/graphql")
-SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api").rstrip("/")
-# Platforms whose unsigned webhooks the operator explicitly accepts (e.g. "github,slack").
+# --- Extensions: installed versions, and the settings their manifests declare ---------------
+# Each version installed through `manage.py extensions install` lives in its own folder here.
+EXTENSIONS_DIR = Path(env.str("EXTENSIONS_DIR", default=str(BASE_DIR / "var" / "extensions")))
+# Platforms whose unsigned webhooks the operator explicitly accepts (names of extensions).
 WEBHOOK_ALLOW_UNSIGNED = env.list("WEBHOOK_ALLOW_UNSIGNED", default=[])
 WEBHOOK_MAX_BYTES = read_int(env, "WEBHOOK_MAX_BYTES", 25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BYTES
+# Webhook secrets, API tokens and URLs, pool sizes: each manifest names the settings it reads
+# (SPEC §3 lists the built-ins'), and they are read here, once, like every other setting.
+globals().update(read_extension_settings(env, declared_settings()))
 
-# --- Platform clients: pools, timeouts, circuit breakers, lookup cache ----------------------
+# --- Platform clients: timeouts, circuit breakers, lookup cache -----------------------------
 PLATFORM_HTTP_TIMEOUT = read_int(env, "PLATFORM_HTTP_TIMEOUT", 30)  # seconds per call
-# Most connections one process opens to each platform (SPEC §6: GitHub 10-50, Linear 5-20,
-# Slack 5-15). Calls beyond that wait for a free connection.
-GITHUB_POOL_MAX = read_int(env, "GITHUB_POOL_MAX", 50)
-LINEAR_POOL_MAX = read_int(env, "LINEAR_POOL_MAX", 20)
-SLACK_POOL_MAX = read_int(env, "SLACK_POOL_MAX", 15)
-LINEAR_TEAM = env.str("LINEAR_TEAM", default="")  # team key for linear.create_issue by default
 BREAKER_FAILURE_RATE = read_int(env, "BREAKER_FAILURE_RATE", 50)  # percent of the window
 BREAKER_WINDOW = read_int(env, "BREAKER_WINDOW", 20)  # last N calls
 BREAKER_MIN_CALLS = read_int(env, "BREAKER_MIN_CALLS", 10)
@@ -263,4 +255,3 @@ FLAGS_GUARD_INTERVAL_SECONDS = read_int(env, "FLAGS_GUARD_INTERVAL_SECONDS", 20)
 # --- Configuration store (extensions/config) ------------------------------------------------
 # How often each process checks whether any configuration changed (the 2 s promise).
 CONFIG_CACHE_POLL_SECONDS = read_int(env, "CONFIG_CACHE_POLL_MS", 500) / 1000
-FLAGS_SLACK_CHANNEL = env.str("FLAGS_SLACK_CHANNEL", default="#ops")

@@ -15,8 +15,8 @@ from orchestrator.events.dispatch import replay
 from orchestrator.events.models import Event, Status
 
 FILTERS = [
-    OpenApiParameter("source", str, description="github, linear or slack"),
-    OpenApiParameter("type", str, description="exact type, or a glob: github.pull_request.*"),
+    OpenApiParameter("source", str, description="the extension that received it"),
+    OpenApiParameter("type", str, description="exact type, or a glob: <source>.pull_request.*"),
     OpenApiParameter("status", str, enum=Status.values, description="dead lists dead letters"),
     OpenApiParameter("delivery_id", str),
     OpenApiParameter("since", OpenApiTypes.DATETIME, description="received at or after"),
@@ -69,7 +69,7 @@ def filter_events(events: QuerySet[Event], params) -> QuerySet[Event]:
 
 
 def glob_to_regex(glob: str) -> str:
-    """`github.pull_request.*` → `^github\\.pull_request\\..*$`, valid in Postgres and Python."""
+    """`src.pull_request.*` → `^src\\.pull_request\\..*$`, valid in Postgres and Python."""
     return "^" + re.escape(glob).replace(r"\*", ".*").replace(r"\?", ".") + "$"
 
 

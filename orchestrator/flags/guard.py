@@ -5,8 +5,9 @@ Every run, for each enabled, unpaused flag with a plan or a guard:
 - if it holds, the due plan steps are applied, and the version they ramp from is marked good
   (so is a version that has held for a whole guard window, however it was reached);
 - if it breaches, the flag is restored to its last good version with the plan paused, the
-  history says why, and Slack and the dashboard are told. A failed announcement never undoes
-  the rollback: the database change is committed before anyone is notified.
+  history says why, and the extensions' notice hooks and the dashboard are told. A failed
+  announcement never undoes the rollback: the database change is committed before anyone
+  is notified.
 """
 
 import logging
@@ -174,20 +175,22 @@ def roll_back(flag: Flag, breach: str) -> RolledBack:
 
 
 def announce(outcome: RolledBack) -> None:
-    """Tell Slack and the dashboard; each failure is logged, never raised."""
+    """Tell the notice channels and the dashboard; each failure is logged, never raised."""
     text = f":rotating_light: Flag `{outcome.key}` was rolled back by its guard: {outcome.why}"
     try:
-        notify_slack(outcome, text)
+        notify_operators(outcome, text)
     except Exception as exc:
-        logger.warning("flags.guard.slack-failed flag=%s %s", outcome.key, exc)
+        logger.warning("flags.guard.notice-failed flag=%s %s", outcome.key, exc)
     try:
         notify_dashboard(outcome)
     except Exception as exc:
         logger.warning("flags.guard.dashboard-failed flag=%s %s", outcome.key, exc)
 
 
-def notify_slack(outcome: RolledBack, text: str) -> None:
-    from orchestrator.workflows.actions import ActionContext, execute
+def notify_operators(outcome: RolledBack, text: str) -> None:
+    """Every enabled extension's notice hook (its manifest's `notify`) hears the rollback."""
+    from extensions import registry
+    from extensions.api import ActionContext
 
     context = ActionContext(
         run_id=f"flag:{outcome.key}",
@@ -195,8 +198,8 @@ def notify_slack(outcome: RolledBack, text: str) -> None:
         attempt=1,
         idempotency_key=f"flag:{outcome.key}:v{outcome.version}",
     )
-    params = {"channel": settings.FLAGS_SLACK_CHANNEL, "text": text}
-    async_to_sync(execute)("slack.post_message", params, context)
+    for notify in registry.notifiers():
+        async_to_sync(notify)(text, context)
 
 
 def notify_dashboard(outcome: RolledBack) -> None:

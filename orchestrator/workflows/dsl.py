@@ -10,7 +10,7 @@ from croniter import croniter
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from orchestrator.workflows.actions import ACTIONS
+from extensions.registry import action_names
 from orchestrator.workflows.templating import TemplateProblem, check_syntax
 
 DURATION = re.compile(r"^(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h)$")
@@ -193,9 +193,10 @@ def _check_templates_in(value: Any, where: str) -> None:
 
 def _parse_step(raw: dict, index: int) -> Step:
     where = f"steps.{raw['id']}"
-    if raw["action"] not in ACTIONS:
+    known = action_names(include_disabled=True)
+    if raw["action"] not in known:
         raise InvalidWorkflow(
-            f"{where}.action: unknown action {raw['action']!r}; known: {', '.join(sorted(ACTIONS))}"
+            f"{where}.action: unknown action {raw['action']!r}; known: {', '.join(known)}"
         )
     _check_templates_in(raw.get("with", {}), f"{where}.with")
     if "if" in raw:

@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from extensions.registry import pin
 from orchestrator.workflows import doorbell, dsl, fastpath
 from orchestrator.workflows.models import (
     STEP_FINISHED,
@@ -105,8 +106,18 @@ def _commit_without_flush() -> None:
 
 
 def _initial_step(run: Run, step: dsl.Step, index: int, plan: Plan, now) -> StepRun:
-    """A new step row: ready at once if the run starts now and it is a root step."""
-    row = StepRun(run=run, step_id=step.id, action=step.action, position=index)
+    """A new step row, pinned to its extension's active version: a hot-swap after this moment
+    leaves the run on the version it started with. Ready at once if the run starts now and
+    it is a root step."""
+    extension, version = pin(step.action)
+    row = StepRun(
+        run=run,
+        step_id=step.id,
+        action=step.action,
+        extension=extension,
+        extension_version=version,
+        position=index,
+    )
     if now and not step.needs and step.id not in plan.compensations:
         row.status, row.next_attempt_at, row.ready_at = StepStatus.READY, now, now
     return row
