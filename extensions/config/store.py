@@ -263,7 +263,7 @@ def _locked(namespace: str) -> ConfigDocument:
     """The namespace's row, created if new, locked for this transaction."""
     ConfigDocument.objects.get_or_create(namespace=namespace)
     return (
-        ConfigDocument.objects.select_for_update()
+        ConfigDocument.objects.select_for_update(of=("self",))
         .select_related("current")
         .get(namespace=namespace)
     )
