@@ -18,7 +18,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -34,6 +34,15 @@ from orchestrator.events.receiving import (
     typed,
 )
 
+if TYPE_CHECKING:  # loaded on first use by __getattr__ below
+    from orchestrator.core.http import Answer as PlatformAnswer
+    from orchestrator.core.http import (
+        PlatformClient,
+        PlatformError,
+        retry_after_seconds,
+        session_for,
+    )
+
 __all__ = [
     "FAIL",
     "PASS",
@@ -46,6 +55,9 @@ __all__ = [
     "Extension",
     "HealthResult",
     "ManifestError",
+    "PlatformAnswer",
+    "PlatformClient",
+    "PlatformError",
     "Refusal",
     "Setting",
     "action",
@@ -54,9 +66,11 @@ __all__ = [
     "dumps",
     "form_fields",
     "parse_json_object",
+    "retry_after_seconds",
     "seed_config",
     "seed_events",
     "seed_workflows",
+    "session_for",
     "typed",
 ]
 
@@ -275,3 +289,27 @@ def _specifier_problems(where: str, value: Any) -> list[str]:
     except InvalidSpecifier:
         return [f"{where} {value!r} is not a PEP 440 specifier"]
     return []
+
+
+# --- calling a platform over HTTP -----------------------------------------------------------
+# The pooled client base the built-in integrations use: one aiohttp session per platform per
+# event loop (`session_for`, sized by `<PLATFORM>_POOL_MAX`), the platform's circuit breaker
+# around every call, `Retry-After` parsing, and `PlatformError` (an ActionError that says
+# whether the failure counts against the breaker). Subclass `PlatformClient`, set `platform`
+# to the manifest's `platform`, and override `check` to read the platform's error shape.
+# Loaded on first use (PEP 562): it needs configured settings, this module must not.
+_HTTP_NAMES = {
+    "PlatformAnswer": "Answer",
+    "PlatformClient": "PlatformClient",
+    "PlatformError": "PlatformError",
+    "retry_after_seconds": "retry_after_seconds",
+    "session_for": "session_for",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HTTP_NAMES:
+        from orchestrator.core import http
+
+        return getattr(http, _HTTP_NAMES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
