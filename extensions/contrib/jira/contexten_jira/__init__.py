@@ -5,9 +5,9 @@ A contrib extension, built only on `extensions.api`: a signed webhook receiver
 and a configuration schema whose secrets are write-only and default to the environment.
 """
 
-from extensions.api import Extension
+from extensions.api import Extension, Setting
 
-from . import actions, health, webhook
+from . import actions, demo, health, webhook
 from ._version import VERSION
 
 CONFIG_SCHEMA = {
@@ -64,7 +64,10 @@ extension = Extension(
     health_checks={"jira:api": health.check_api},
     core=">=0.1",
     platform="jira",
-    # A path, imported only when `make run` seeds: the demo needs the database, the manifest
-    # must not (settings.py reads manifests before apps load).
-    demo="contexten_jira.demo:seed",
+    settings=[
+        # Most connections one process opens to the Jira site (Jira Cloud rate-limits per
+        # account; 10 keeps a burst of runs well inside it).
+        Setting("JIRA_POOL_MAX", 10, kind="int", help="connections per process to Jira"),
+    ],
+    demo=demo.seed,
 )

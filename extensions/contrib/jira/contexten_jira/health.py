@@ -1,4 +1,5 @@
-"""The Jira health check: one cheap authenticated call (`GET /rest/api/3/myself`)."""
+"""The Jira health check: one cheap authenticated call (`GET /rest/api/3/myself`), through
+the same pooled, breaker-guarded client as the actions (timeout PLATFORM_HTTP_TIMEOUT)."""
 
 from __future__ import annotations
 
@@ -7,29 +8,27 @@ import concurrent.futures
 
 from extensions.api import FAIL, PASS, WARN, ActionError, HealthResult, config
 
-from .client import Credentials, JiraClient, new_session
-
-CHECK_TIMEOUT_SECONDS = 5
+from .client import Credentials, jira_client
 
 
 def check_api() -> list[dict]:
     """pass: Jira answers our credentials; warn: not configured; fail: Jira refuses or is down."""
     try:
-        credentials = Credentials.from_config(config("jira"))
+        document = config("jira")
+        Credentials.from_config(document)
     except ActionError as exc:
         return [HealthResult(WARN, str(exc), componentType="component")]
     except Exception as exc:  # the store's own error (e.g. an unset env: reference), any type
         return [HealthResult(WARN, f"config.jira cannot be used: {exc}", componentType="component")]
     try:
-        account = run_coroutine(lambda: whoami(credentials))
+        account = run_coroutine(lambda: whoami(document))
     except ActionError as exc:
         return [HealthResult(FAIL, str(exc), componentType="component")]
     return [HealthResult(PASS, componentType="component", observedValue=account)]
 
 
-async def whoami(credentials: Credentials) -> str:
-    async with new_session(limit=1, timeout=CHECK_TIMEOUT_SECONDS) as session:
-        account = await JiraClient(session, credentials).myself()
+async def whoami(config: dict) -> str:
+    account = await (await jira_client(config)).myself()
     return str(account.get("displayName") or account.get("accountId") or "?")
 
 

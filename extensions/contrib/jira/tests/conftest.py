@@ -28,6 +28,19 @@ def _fresh_process_caches():
     store.cache.invalidate()
 
 
+@pytest.fixture
+def breakers(transactional_db):
+    """A closed `jira` breaker: no test inherits another's failures (the repository's own
+    fake-platform fixture, which does the same reset for GitHub, Linear and Slack)."""
+    from tests.fakes.fixtures import _close_connections_of_sync_to_async_thread as close_thread
+    from tests.fakes.fixtures import _reset_platform_process_state as reset
+
+    reset()
+    yield
+    reset()
+    close_thread()
+
+
 @pytest.fixture(scope="session")
 def _sandbox_server():
     sandbox = JiraSandbox().start()

@@ -6,6 +6,9 @@ from extensions.api import ActionContext, ActionError
 from contexten_jira import actions
 from contexten_jira.actions import idempotency_label
 
+# The client goes through the `jira` circuit breaker, whose state is in the database here.
+pytestmark = pytest.mark.usefixtures("breakers")
+
 
 async def run(spec, params: dict, config: dict, *, attempt: int = 1, key: str = "run-7-ticket"):
     context = ActionContext(run_id=7, step_id="ticket", attempt=attempt, idempotency_key=key,
