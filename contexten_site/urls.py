@@ -16,6 +16,7 @@ API_ROUTE_MODULES: list[str] = [
     "orchestrator.flags.api",
     "orchestrator.workflows.api",
     "extensions.config.api",
+    "extensions.views",
 ]
 
 for dotted in API_ROUTE_MODULES:

@@ -3,13 +3,14 @@ under a module name of its own, so several versions can be imported side by side
 
 Layout: `EXTENSIONS_DIR/<name>/<version>/` holds the package's top-level modules (a wheel's
 contents, or the source tree's `src/` or root) and `entry_point.txt` (`module:attr`). The
-top-level package `pkg` of extension `echo` 2.0.0 is imported as `contexten_ext_echo_2_0_0`
-(its submodules below it), so `echo` 1.0.0 and 2.0.0 never share a module in sys.modules;
+top-level package `pkg` of extension `echo` 2.0.0 is imported as
+`contexten_ext_echo_2_0_0_<folder hash>` (its submodules below it), so `echo` 1.0.0 and 2.0.0 never share a module in sys.modules;
 relative imports inside the package work, an absolute import of its own name does not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import re
@@ -42,8 +43,10 @@ class Unpacked:
     name: str  # the entry point's name
 
 
-def module_alias(name: str, version: str) -> str:
-    return f"contexten_ext_{name}_{re.sub(r'[^A-Za-z0-9]', '_', version)}"
+def module_alias(name: str, version: str, folder: str = "") -> str:
+    """The version's module name; the folder's hash keeps a reinstall from reusing modules."""
+    digest = hashlib.sha1(folder.encode(), usedforsecurity=False).hexdigest()[:8]
+    return f"contexten_ext_{name}_{re.sub(r'[^A-Za-z0-9]', '_', version)}_{digest}"
 
 
 # --- unpacking -------------------------------------------------------------------------------
@@ -139,7 +142,7 @@ def load_folder(name: str, version: str, folder: str) -> Extension:
     """Import an installed version under its own module name; answer its manifest."""
     root = Path(folder)
     entry = (root / ENTRY_FILE).read_text().strip()
-    return load_entry(root, entry, module_alias(name, version))
+    return load_entry(root, entry, module_alias(name, version, str(root.resolve())))
 
 
 def load_entry(root: Path, entry: str, alias: str) -> Extension:
@@ -177,8 +180,7 @@ def _import_top(root: Path, top: str, alias: str) -> None:
         raise
 
 
-def forget(name: str, version: str) -> None:
-    """Drop a version's modules from this process (after an uninstall or a failed install)."""
-    alias = module_alias(name, version)
+def forget_alias(alias: str) -> None:
+    """Drop a loaded package's modules from this process (a staged, validated install)."""
     for module in [m for m in sys.modules if m == alias or m.startswith(alias + ".")]:
         del sys.modules[module]

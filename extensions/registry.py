@@ -13,6 +13,7 @@ discovered version.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -149,6 +150,15 @@ def announce_change() -> None:
 
 
 # --- what core derives from the registry ----------------------------------------------------
+def in_event_loop() -> bool:
+    """Async code must not query the database; it reads the snapshot it has."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def installed(refresh: bool = True) -> dict[str, Installed]:
     """Every installed extension; `refresh=False` never touches the database (async code)."""
     if refresh:
@@ -166,6 +176,12 @@ def enabled_manifests() -> dict[str, Extension]:
 def is_enabled(name: str) -> bool:
     item = installed().get(name)
     return bool(item and item.enabled)
+
+
+def is_disabled(name: str) -> bool:
+    """Installed but switched off: its events are stored and held, not dispatched."""
+    item = installed().get(name)
+    return bool(item and not item.enabled)
 
 
 def receiver(platform: str, refresh: bool = True):
@@ -212,7 +228,7 @@ class UnknownAction(LookupError):
 def get_action(action_name: str, version: str = "") -> ActionSpec:
     """The action at a pinned version (or the active one); UnknownAction otherwise."""
     name = action_name.split(".", 1)[0]
-    item = installed(refresh=not version).get(name)
+    item = installed(refresh=not version and not in_event_loop()).get(name)
     if item is None:
         raise UnknownAction(f"unknown action {action_name!r}: no extension {name!r} installed")
     version = version or item.version

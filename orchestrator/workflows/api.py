@@ -51,8 +51,8 @@ class StepRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = StepRun
         fields = [
-            "step_id", "action", "status", "attempts", "output", "error",
-            "next_attempt_at", "started_at", "finished_at",
+            "step_id", "action", "extension", "extension_version", "status", "attempts",
+            "output", "error", "next_attempt_at", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -1,0 +1,137 @@
+"""Install, upgrade, disable and uninstall through the lifecycle service, and every refusal."""
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from extensions import lifecycle, registry
+from extensions.models import Extension, ExtensionHistory
+from tests.extensions.echo import build_echo
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def extensions_dir(settings, tmp_path):
+    settings.EXTENSIONS_DIR = tmp_path / "var-extensions"
+    return settings.EXTENSIONS_DIR
+
+
+def test_spec_echo_installs_from_a_source_folder_into_its_own_version_folder(tmp_path, extensions_dir):
+    result = lifecycle.install(build_echo(tmp_path), actor="test")
+    assert (result.name, result.version, result.message) == ("echo", "1.0.0", "installed")
+    assert (extensions_dir / "echo" / "1.0.0" / "my_echo" / "__init__.py").is_file()
+    assert registry.get_action("echo.say").name == "echo.say"
+    assert registry.pin("echo.say") == ("echo", "1.0.0")
+
+
+def test_two_versions_load_side_by_side_and_upgrade_switches_new_pins(tmp_path):
+    lifecycle.install(build_echo(tmp_path, "1.0.0"))
+    lifecycle.install(build_echo(tmp_path, "2.0.0"))
+    assert registry.pin("echo.say") == ("echo", "1.0.0")
+    lifecycle.upgrade("echo", "2.0.0", actor="test")
+    assert registry.pin("echo.say") == ("echo", "2.0.0")
+    old, new = registry.get_action("echo.say", "1.0.0"), registry.get_action("echo.say", "2.0.0")
+    assert old.handler.__module__ != new.handler.__module__
+    assert ExtensionHistory.objects.filter(extension="echo", change="upgrade").exists()
+
+
+def test_failing_setup_on_upgrade_switches_back_and_history_says_why(tmp_path):
+    lifecycle.install(build_echo(tmp_path, "1.0.0"))
+    broken = "\ndef boom():\n    raise RuntimeError('no database for echo')\n"
+    folder = build_echo(tmp_path, "2.0.0", extra=broken)
+    init = folder / "my_echo" / "__init__.py"
+    init.write_text(init.read_text().replace("actions=[say],", "actions=[say], setup='SETUP',"))
+    init.write_text(init.read_text().replace("'SETUP'", "boom").replace(
+        "extension = Extension", "def boom():\n    raise RuntimeError('no database for echo')\n\nextension = Extension"))  # fmt: skip
+    lifecycle.install(folder)
+    with pytest.raises(lifecycle.LifecycleError, match="setup failed .*no database for echo"):
+        lifecycle.upgrade("echo", "2.0.0")
+    assert Extension.objects.get(name="echo").active_version == "1.0.0"
+    rollback = ExtensionHistory.objects.get(extension="echo", change="rollback")
+    assert "no database for echo" in rollback.reason and not rollback.ok
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda s: s.replace('name="echo"', 'name="Echo!"'), "bad manifest: name 'Echo!'"),
+        (lambda s: s.replace('version="1.0.0"', 'version="one"'), "not a PEP 440 version"),
+        (lambda s: s.replace("actions=[say],", "actions=[say], core='>=99',"), "needs core >=99"),
+        (lambda s: s.replace("actions=[say],", "actions=[say], requires={'nope': ''},"),
+         "requires nope, which is not installed"),
+        (lambda s: "import not_a_module\n" + s, "failed to import: ModuleNotFoundError"),
+        (lambda s: s.replace('{"type": "object"', '{"type": "objekt"'), "not valid JSON Schema"),
+    ],
+)
+def test_bad_packages_are_refused_with_the_reason_and_nothing_changes(tmp_path, edit, reason,
+                                                                      extensions_dir):
+    folder = build_echo(tmp_path)
+    init = folder / "my_echo" / "__init__.py"
+    init.write_text(edit(init.read_text()))
+    with pytest.raises(lifecycle.LifecycleError, match=reason):
+        lifecycle.install(folder)
+    assert not Extension.objects.filter(name="echo").exists()
+    assert not (extensions_dir / "echo").exists()
+
+
+def test_second_install_of_one_version_is_refused(tmp_path):
+    lifecycle.install(build_echo(tmp_path))
+    with pytest.raises(lifecycle.LifecycleError, match="echo 1.0.0 is already installed"):
+        lifecycle.install(build_echo(tmp_path / "again"))
+
+
+def test_unknown_extension_or_version_is_refused(tmp_path):
+    with pytest.raises(lifecycle.LifecycleError, match="unknown extension 'nope'"):
+        lifecycle.set_enabled("nope", False)
+    lifecycle.install(build_echo(tmp_path))
+    with pytest.raises(lifecycle.LifecycleError, match="no installed version '9.9'"):
+        lifecycle.upgrade("echo", "9.9")
+
+
+def test_dependency_cycle_is_refused(tmp_path):
+    lifecycle.install(build_echo(tmp_path))
+    row = Extension.objects.get(name="echo")
+    registry.manifest_at.cache_clear()
+    manifest = registry.installed()["echo"].manifest
+    object.__setattr__(manifest, "requires", {"github": ""})
+    github = registry.installed()["github"].manifest
+    cyclic = type(github)(**{**github.__dict__, "requires": {"echo": ""}})
+    with pytest.raises(lifecycle.LifecycleError, match="dependency cycle: github -> echo -> github"):
+        lifecycle.check_requirements(cyclic)
+    assert row.active_version == "1.0.0"
+
+
+def test_uninstall_in_use_is_refused_naming_the_workflows(tmp_path):
+    from orchestrator.workflows import definitions
+
+    lifecycle.install(build_echo(tmp_path))
+    definitions.create_workflow(
+        {"name": "echoes", "trigger": {"event": "github.push"},
+         "steps": [{"id": "say", "action": "echo.say", "with": {"text": "hi"}}]}
+    )  # fmt: skip
+    with pytest.raises(lifecycle.LifecycleError, match="used by enabled workflows: echoes"):
+        lifecycle.uninstall("echo")
+    assert Extension.objects.get(name="echo").removed is False
+
+
+def test_disabled_extension_steps_fail_fast_with_a_permanent_error(tmp_path):
+    from orchestrator.workflows.steps import ExtensionUnavailable, extension_config_for
+
+    lifecycle.install(build_echo(tmp_path))
+    lifecycle.set_enabled("echo", False)
+    with pytest.raises(ExtensionUnavailable, match="extension echo is disabled"):
+        extension_config_for("echo")
+
+
+def test_command_lists_installs_and_refuses_in_one_line(tmp_path, capsys):
+    call_command("extensions", "install", str(build_echo(tmp_path)), "--dry-run")
+    assert not Extension.objects.filter(name="echo").exists()
+    call_command("extensions", "install", str(build_echo(tmp_path / "b")), "--json")
+    call_command("extensions", "list")
+    out = capsys.readouterr().out
+    assert "echo" in out and "github" in out
+    with pytest.raises(CommandError, match="unknown extension 'nope'"):
+        call_command("extensions", "enable", "nope")
+    call_command("extensions", "uninstall", "echo")
+    assert Extension.objects.get(name="echo").removed
