@@ -32,16 +32,16 @@ class BoundedSandbox(SandboxedEnvironment):
 
 
 def _check_power(base, exponent) -> None:
-    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
-        if abs(base) > 1 and exponent * abs(base).bit_length() > MAX_POWER_BITS:
-            raise SecurityError(f"{base} ** {exponent} is too large to compute")
+    integers = isinstance(base, int) and isinstance(exponent, int)
+    if integers and exponent > 0 and exponent * abs(base).bit_length() > MAX_POWER_BITS:
+        raise SecurityError(f"{base} ** {exponent} is too large to compute")
 
 
 def _check_repetition(left, right) -> None:
     for sequence, count in ((left, right), (right, left)):
-        if isinstance(sequence, str | list | tuple) and isinstance(count, int):
-            if len(sequence) * count > MAX_REPEATED_LENGTH:
-                raise SecurityError(f"repeating a sequence {count} times is too large")
+        repeats = isinstance(sequence, str | list | tuple) and isinstance(count, int)
+        if repeats and len(sequence) * count > MAX_REPEATED_LENGTH:
+            raise SecurityError(f"repeating a sequence {count} times is too large")
 
 
 STRICT = BoundedSandbox(undefined=StrictUndefined, autoescape=False)
