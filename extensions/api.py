@@ -271,6 +271,9 @@ class Extension:
     demo: Code | None = None
     # Called with one line of text for operator notices (e.g. a guarded rollback).
     notify: Code | None = None
+    # A factory answering an aiohttp `web.Application` that stands in for the platform's API
+    # (strict, loopback): `make run` may serve it so the demo's calls reach something.
+    sandbox: Code | None = None
 
     def validate(self) -> None:
         """Raise ManifestError naming the first field that cannot work."""
