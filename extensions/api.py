@@ -27,6 +27,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel
 
+# What `config()` raises when a namespace cannot be used (unknown, an unset env: reference).
+from extensions.config.schemas import ConfigError
 from orchestrator.events.receiving import (
     Delivery,
     Refusal,
@@ -54,6 +56,7 @@ __all__ = [
     "ActionError",
     "ActionSpec",
     "BreakerOpen",
+    "ConfigError",
     "Delivery",
     "Extension",
     "HealthResult",
