@@ -128,8 +128,8 @@ class ActionContext:
     # The extension and version running this step (pinned when the run started).
     extension: str = ""
     extension_version: str = ""
-    # The workflow document's own `config:` block.
-    workflow_config: dict[str, Any] = field(default_factory=dict)
+    # The workflow document's own values (its `vars:` block).
+    vars: dict[str, Any] = field(default_factory=dict)
 
 
 Handler = Callable[[BaseModel, ActionContext], Awaitable[dict[str, Any]]]

@@ -38,7 +38,7 @@ class Job:
     params: dict[str, Any]
     timeout_s: float
     attempt: int
-    config: dict[str, Any] = field(default_factory=dict)  # the workflow document's
+    config: dict[str, Any] = field(default_factory=dict)  # the workflow document's `vars`
     extension: str = ""
     extension_version: str = ""
     extension_config: dict[str, Any] = field(default_factory=dict)
