@@ -53,14 +53,14 @@ def module_alias(name: str, version: str, folder: str = "") -> str:
 # --- unpacking -------------------------------------------------------------------------------
 def unpack(path: Path, into: Path) -> Unpacked:
     """Copy or extract `path` (wheel, sdist, source folder) into `into`."""
+    if not path.exists():
+        raise PackageError(f"{path}: no such file or folder")
     if path.is_dir():
         return _from_source(path, into)
     if path.suffix == ".whl":
         return _from_wheel(path, into)
     if path.name.endswith((".tar.gz", ".tgz")):
         return _from_sdist(path, into)
-    if not path.exists():
-        raise PackageError(f"{path}: no such file or folder")
     raise PackageError(f"{path}: not a wheel (.whl), an sdist (.tar.gz) or a source folder")
 
 

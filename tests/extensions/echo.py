@@ -44,3 +44,36 @@ def build_echo(
     (folder / f"my_{name}" / "__init__.py").write_text(module)
     (folder / "pyproject.toml").write_text(PYPROJECT.format(name=name, version=version))
     return folder
+
+
+def build_wheel(root: Path, version: str = "1.0.0") -> Path:
+    """The same package as a wheel: the layout a build backend writes (PEP 427)."""
+    import zipfile
+
+    source = build_echo(root / "wheel-src", version)
+    wheel = root / f"my_echo-{version}-py3-none-any.whl"
+    info = f"my_echo-{version}.dist-info"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.write(source / "my_echo" / "__init__.py", "my_echo/__init__.py")
+        archive.writestr(
+            f"{info}/METADATA", f"Metadata-Version: 2.1\nName: my-echo\nVersion: {version}\n"
+        )
+        archive.writestr(
+            f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
+        archive.writestr(
+            f"{info}/entry_points.txt", "[contexten.extensions]\necho = my_echo:extension\n"
+        )
+        archive.writestr(f"{info}/RECORD", "")
+    return wheel
+
+
+def build_sdist(root: Path, version: str = "1.0.0") -> Path:
+    """The same package as an sdist: one top folder holding pyproject.toml and the package."""
+    import tarfile
+
+    source = build_echo(root / "sdist-src", version)
+    sdist = root / f"my_echo-{version}.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        archive.add(source, arcname=f"my_echo-{version}")
+    return sdist

@@ -132,3 +132,24 @@ def test_command_lists_installs_and_refuses_in_one_line(tmp_path, capsys):
         call_command("extensions", "enable", "nope")
     call_command("extensions", "uninstall", "echo")
     assert Extension.objects.get(name="echo").removed
+
+
+def test_wheel_and_sdist_install_as_their_own_versions(tmp_path, extensions_dir):
+    from tests.extensions.echo import build_sdist, build_wheel
+
+    assert lifecycle.install(build_wheel(tmp_path, "1.0.0")).message == "installed"
+    assert lifecycle.install(build_sdist(tmp_path, "2.0.0")).message == "installed"
+    assert sorted(p.name for p in (extensions_dir / "echo").iterdir()) == ["1.0.0", "2.0.0"]
+    lifecycle.upgrade("echo", "2.0.0")
+    assert registry.get_action("echo.say", "1.0.0").name == "echo.say"
+    assert registry.pin("echo.say") == ("echo", "2.0.0")
+
+
+def test_a_path_that_is_no_package_is_refused_in_one_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("hi")
+    with pytest.raises(lifecycle.LifecycleError, match="not a wheel"):
+        lifecycle.install(tmp_path / "notes.txt")
+    with pytest.raises(lifecycle.LifecycleError, match="no such file or folder"):
+        lifecycle.install(tmp_path / "missing.whl")
+    with pytest.raises(lifecycle.LifecycleError, match=r"no pyproject\.toml"):
+        lifecycle.install(tmp_path)
