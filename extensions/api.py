@@ -27,6 +27,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel
 
+# What `config()` raises when a namespace cannot be used (unknown, an unset env: reference).
+from extensions.config.schemas import ConfigError
 from orchestrator.events.receiving import (
     Delivery,
     Refusal,
@@ -54,6 +56,7 @@ __all__ = [
     "ActionError",
     "ActionSpec",
     "BreakerOpen",
+    "ConfigError",
     "Delivery",
     "Extension",
     "HealthResult",
@@ -125,8 +128,8 @@ class ActionContext:
     # The extension and version running this step (pinned when the run started).
     extension: str = ""
     extension_version: str = ""
-    # The workflow document's own `config:` block.
-    workflow_config: dict[str, Any] = field(default_factory=dict)
+    # The workflow document's own values (its `vars:` block).
+    vars: dict[str, Any] = field(default_factory=dict)
 
 
 Handler = Callable[[BaseModel, ActionContext], Awaitable[dict[str, Any]]]
@@ -271,6 +274,9 @@ class Extension:
     demo: Code | None = None
     # Called with one line of text for operator notices (e.g. a guarded rollback).
     notify: Code | None = None
+    # A factory answering an aiohttp `web.Application` that stands in for the platform's API
+    # (strict, loopback): `make run` may serve it so the demo's calls reach something.
+    sandbox: Code | None = None
 
     def validate(self) -> None:
         """Raise ManifestError naming the first field that cannot work."""

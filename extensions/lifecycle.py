@@ -108,7 +108,7 @@ def sync_discovered(actor: str = "discovery") -> list[str]:
     added = []
     with transaction.atomic():
         for name, manifest in registry.discovered().items():
-            row, created = Row.objects.get_or_create(
+            row, _ = Row.objects.get_or_create(
                 name=name,
                 defaults={"active_version": manifest.version, "description": manifest.description},
             )
@@ -192,7 +192,7 @@ def _refuse_duplicate(manifest: Extension) -> None:
 
 def _record_install(manifest: Extension, target: Path, actor: str) -> None:
     with transaction.atomic():
-        row, created = Row.objects.get_or_create(
+        row, _ = Row.objects.get_or_create(
             name=manifest.name,
             defaults={"active_version": manifest.version, "description": manifest.description},
         )
@@ -234,7 +234,9 @@ def redispatch_held(name: str) -> int:
     from orchestrator.events.models import Event, Status
     from orchestrator.events.store import ring_doorbell
 
-    ids = list(Event.objects.filter(source=name, status=Status.RECEIVED).values_list("id", flat=True))
+    ids = list(
+        Event.objects.filter(source=name, status=Status.RECEIVED).values_list("id", flat=True)
+    )
     for event_id in ids:
         ring_doorbell(event_id)
     return len(ids)
@@ -259,7 +261,9 @@ def upgrade(name: str, version: str, *, actor: str = "", dry_run: bool = False) 
     _switch(row, previous, version, actor, Change.UPGRADE, "")
     problem = run_setup(manifest)
     if problem:
-        _switch(row, version, previous, actor, Change.ROLLBACK, f"setup of {version} failed: {problem}")
+        _switch(
+            row, version, previous, actor, Change.ROLLBACK, f"setup of {version} failed: {problem}"
+        )
         raise LifecycleError(
             f"{name} {version}: setup failed ({problem}); {previous} is active again", status=409
         )

@@ -4,8 +4,9 @@ under a module name of its own, so several versions can be imported side by side
 Layout: `EXTENSIONS_DIR/<name>/<version>/` holds the package's top-level modules (a wheel's
 contents, or the source tree's `src/` or root) and `entry_point.txt` (`module:attr`). The
 top-level package `pkg` of extension `echo` 2.0.0 is imported as
-`contexten_ext_echo_2_0_0_<folder hash>` (its submodules below it), so `echo` 1.0.0 and 2.0.0 never share a module in sys.modules;
-relative imports inside the package work, an absolute import of its own name does not.
+`contexten_ext_echo_2_0_0_<folder hash>` (its submodules below it), so `echo` 1.0.0 and 2.0.0
+never share a module in sys.modules. Relative imports inside the package work; an absolute
+import of its own name does not.
 """
 
 from __future__ import annotations
@@ -52,14 +53,14 @@ def module_alias(name: str, version: str, folder: str = "") -> str:
 # --- unpacking -------------------------------------------------------------------------------
 def unpack(path: Path, into: Path) -> Unpacked:
     """Copy or extract `path` (wheel, sdist, source folder) into `into`."""
+    if not path.exists():
+        raise PackageError(f"{path}: no such file or folder")
     if path.is_dir():
         return _from_source(path, into)
     if path.suffix == ".whl":
         return _from_wheel(path, into)
     if path.name.endswith((".tar.gz", ".tgz")):
         return _from_sdist(path, into)
-    if not path.exists():
-        raise PackageError(f"{path}: no such file or folder")
     raise PackageError(f"{path}: not a wheel (.whl), an sdist (.tar.gz) or a source folder")
 
 

@@ -228,7 +228,7 @@ class UnknownAction(LookupError):
 def get_action(action_name: str, version: str = "") -> ActionSpec:
     """The action at a pinned version (or the active one); UnknownAction otherwise."""
     name = action_name.split(".", 1)[0]
-    item = installed(refresh=not version and not in_event_loop()).get(name)
+    item = installed(refresh=not in_event_loop()).get(name)
     if item is None:
         raise UnknownAction(f"unknown action {action_name!r}: no extension {name!r} installed")
     version = version or item.version

@@ -48,10 +48,10 @@ def _fresh_registry(request):
     from extensions import registry
 
     registry.view.invalidate()
-    if not {"db", "transactional_db", "django_db_reset_sequences"} & set(request.fixturenames):
-        if request.node.get_closest_marker("django_db") is None:
-            registry.view.value, registry.view.loaded = registry.default_table(), True
-            registry.view.next_check = float("inf")
+    database = {"db", "transactional_db", "django_db_reset_sequences"} & set(request.fixturenames)
+    if not database and request.node.get_closest_marker("django_db") is None:
+        registry.view.value, registry.view.loaded = registry.default_table(), True
+        registry.view.next_check = float("inf")
     yield
     registry.view.invalidate()
 

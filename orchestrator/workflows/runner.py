@@ -70,7 +70,7 @@ async def execute_job(job: Job, slots: asyncio.Semaphore | None = None) -> Outco
         config=job.extension_config,
         extension=job.extension,
         extension_version=job.extension_version,
-        workflow_config=job.config,
+        vars=job.config,
     )
     outcome = partial(Outcome, job.step_run_id, job.token)
     try:

@@ -17,8 +17,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from extensions.config import store as config_store
 from extensions import registry
+from extensions.config import store as config_store
 from orchestrator.workflows.engine import Plan, advance, finish_succeeded, plan_for, save_steps
 from orchestrator.workflows.models import STEP_CLAIMABLE, Run, RunStatus, StepRun, StepStatus
 from orchestrator.workflows.templating import ConfigView, TemplateProblem, is_truthy, render_value
@@ -38,7 +38,7 @@ class Job:
     params: dict[str, Any]
     timeout_s: float
     attempt: int
-    config: dict[str, Any] = field(default_factory=dict)  # the workflow document's
+    config: dict[str, Any] = field(default_factory=dict)  # the workflow document's `vars`
     extension: str = ""
     extension_version: str = ""
     extension_config: dict[str, Any] = field(default_factory=dict)

@@ -92,7 +92,9 @@ def test_spec_echo_hot_swaps_with_a_run_in_flight_and_a_failed_setup_switches_ba
         }
     )  # fmt: skip
     trigger = "/api/workflows/echo-it/trigger/"
-    status, slow = call(base_url, api_token, "POST", trigger, {"event": {"text": "a", "seconds": 3}})
+    status, slow = call(
+        base_url, api_token, "POST", trigger, {"event": {"text": "a", "seconds": 3}}
+    )
     assert status == 201, slow
     until(
         lambda: StepRun.objects.filter(run_id=slow["id"], status=StepStatus.RUNNING).exists(),
@@ -102,7 +104,9 @@ def test_spec_echo_hot_swaps_with_a_run_in_flight_and_a_failed_setup_switches_ba
     status, swapped = call(base_url, api_token, "POST", "/api/extensions/echo/upgrade/",
                            {"version": "2.0.0"})  # fmt: skip
     assert (status, swapped["message"]) == (200, "switched 1.0.0 -> 2.0.0")
-    status, fresh = call(base_url, api_token, "POST", trigger, {"event": {"text": "b", "seconds": 0}})
+    status, fresh = call(
+        base_url, api_token, "POST", trigger, {"event": {"text": "b", "seconds": 0}}
+    )
 
     old, new = finished_step(slow["id"]), finished_step(fresh["id"])
     assert (old.extension_version, old.output["by"]) == ("1.0.0", "1.0.0")
@@ -121,7 +125,9 @@ def test_spec_echo_hot_swaps_with_a_run_in_flight_and_a_failed_setup_switches_ba
     status, refused = call(base_url, api_token, "POST", "/api/extensions/echo/upgrade/",
                            {"version": "3.0.0"})  # fmt: skip
     assert status == 409 and "setup failed (RuntimeError: bad 3)" in refused["error"]
-    status, after = call(base_url, api_token, "POST", trigger, {"event": {"text": "c", "seconds": 0}})
+    status, after = call(
+        base_url, api_token, "POST", trigger, {"event": {"text": "c", "seconds": 0}}
+    )
     assert finished_step(after["id"]).output["by"] == "2.0.0"
     status, detail = call(base_url, api_token, "GET", "/api/extensions/echo/")
     assert detail["active_version"] == "2.0.0"

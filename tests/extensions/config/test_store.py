@@ -134,3 +134,11 @@ def test_preview_validates_and_writes_nothing():
     preview = store.preview("core", {"team": "x"})
     assert preview.patch == [{"op": "add", "path": "/team", "value": "x"}]
     assert not ConfigVersion.objects.exists()
+
+
+def test_each_change_is_logged_with_its_patch_and_secrets_masked(caplog):
+    with caplog.at_level("INFO", logger="contexten.config"):
+        save({"team": "a", "secrets": {"hook": "literal-secret"}})
+    [line] = [r.getMessage() for r in caplog.records if r.name == "contexten.config"]
+    assert line.startswith("config.changed namespace=core version=1 author=tester")
+    assert "/team" in line and "literal-secret" not in line and schemas.MASK in line

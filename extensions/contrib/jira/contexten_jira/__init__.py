@@ -9,6 +9,7 @@ from extensions.api import Extension, Setting
 
 from . import actions, demo, health, webhook
 from ._version import VERSION
+from .sandbox import make_app
 
 CONFIG_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -70,4 +71,6 @@ extension = Extension(
         Setting("JIRA_POOL_MAX", 10, kind="int", help="connections per process to Jira"),
     ],
     demo=demo.seed,
+    # The strict Jira stand-in the tests use; the demo configuration points at it.
+    sandbox=make_app,
 )

@@ -1,9 +1,10 @@
 """Demo data for `make run`: a configuration pointing at the Jira sandbox, two workflows that
 use the Jira actions, and one Jira delivery that starts the first of them.
 
-The sandbox (`python -m contexten_jira.sandbox`, or the demo's sandbox host serving
-`make_app`) listens on SANDBOX_URL and already holds ENG-42, the issue the demo delivery is
-about, so the demo run comments on a real (sandboxed) issue and moves it to In Progress.
+The sandbox (the manifest's `sandbox`, `make_app`, served by the demo; or by hand,
+`python -m contexten_jira.sandbox --port 8111`) listens on SANDBOX_URL and already holds
+ENG-42, the issue the demo delivery is about, so the demo run comments on a real (sandboxed)
+issue and moves it to In Progress.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 
-from extensions.api import FAIL, PASS, WARN, ActionError, HealthResult, config
+from extensions.api import FAIL, PASS, WARN, ActionError, ConfigError, HealthResult, config
 
 from .client import Credentials, jira_client
 
@@ -18,7 +18,7 @@ def check_api() -> list[dict]:
         Credentials.from_config(document)
     except ActionError as exc:
         return [HealthResult(WARN, str(exc), componentType="component")]
-    except Exception as exc:  # the store's own error (e.g. an unset env: reference), any type
+    except ConfigError as exc:  # e.g. an env: reference to a variable this process lacks
         return [HealthResult(WARN, f"config.jira cannot be used: {exc}", componentType="component")]
     try:
         account = run_coroutine(lambda: whoami(document))

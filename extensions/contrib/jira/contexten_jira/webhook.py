@@ -19,7 +19,15 @@ import hmac
 import re
 from collections.abc import Mapping
 
-from extensions.api import Delivery, Refusal, config, decode_utf8, parse_json_object, typed
+from extensions.api import (
+    ConfigError,
+    Delivery,
+    Refusal,
+    config,
+    decode_utf8,
+    parse_json_object,
+    typed,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 # Named in the pipeline's 503 when no secret is configured.
@@ -42,7 +50,7 @@ def secret() -> str:
     """The webhook secret from the configuration (default `env:JIRA_WEBHOOK_SECRET`)."""
     try:
         value = config("jira").get("webhook_secret")
-    except Exception as exc:  # the store's own error (e.g. an unset env: reference), any type
+    except ConfigError as exc:  # e.g. an env: reference to a variable this process lacks
         raise Refusal(503, "config-error", f"config.jira cannot be used: {exc}") from None
     return value if isinstance(value, str) else ""
 

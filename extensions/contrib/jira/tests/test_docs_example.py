@@ -85,3 +85,47 @@ def test_a_second_version_differs_only_in_its_version(tmp_path):
     text = (tmp_path / "v2" / "beacon_ext" / "__init__.py").read_text()
     assert 'version="2.0.0"' in text
     assert 'version = "2.0.0"' in (tmp_path / "v2" / "pyproject.toml").read_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_example_installs_in_two_versions_receives_and_hot_swaps(
+    api_client, client, settings, tmp_path
+):
+    from django.core.management import call_command
+    from extensions import registry
+
+    settings.EXTENSIONS_DIR = tmp_path / "extensions"
+    settings.WEBHOOK_ALLOW_UNSIGNED = []
+    call_command("extensions", "install", str(write_example(tmp_path / "v1")))
+    call_command("extensions", "install", str(write_example(tmp_path / "v2", version="2.0.0")))
+    saved = api_client.put("/api/config/beacon/", {"data": {"signing_secret": "s3cret"},
+                           "reason": "docs example"}, format="json")  # fmt: skip
+    assert saved.status_code == 200, saved.content
+
+    # The receiver reads its secret from the configuration, as the page shows.
+    body = json.dumps({"event": "incident.opened", "title": "API down"}).encode()
+    signed = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    headers = {"HTTP_X_BEACON_DELIVERY": "d-1", "HTTP_X_BEACON_SIGNATURE": signed}
+    answer = client.generic(
+        "POST", "/webhooks/beacon/", body, content_type="application/json", **headers
+    )
+    assert answer.status_code == 202, answer.content
+    workflow = example_files()["workflow.yaml"]
+    created = api_client.generic("POST", "/api/workflows/", workflow,
+                                 content_type="application/yaml")  # fmt: skip
+    assert created.status_code == 201, created.content
+
+    swapped = api_client.post("/api/extensions/beacon/upgrade/", {"version": "2.0.0"},
+                              format="json")  # fmt: skip
+    assert swapped.json()["message"] == "switched 1.0.0 -> 2.0.0"
+    detail = api_client.get("/api/extensions/beacon/").json()
+    assert (detail["active_version"], detail["installed_versions"]) == ("2.0.0", ["1.0.0", "2.0.0"])
+    assert detail["actions"] == ["beacon.announce"]
+    assert detail["health"]["beacon:config"][0]["status"] == "pass"
+
+    # Both versions' code is loaded side by side, each under its own module names.
+    old, new = (registry.get_action("beacon.announce", v) for v in ("1.0.0", "2.0.0"))
+    assert old.handler.__module__ != new.handler.__module__
+    assert run(new, {"message": "x"}, {"prefix": "> "})["text"] == "> x"
+    refused = api_client.delete("/api/extensions/beacon/")
+    assert refused.status_code == 409 and "beacon-incidents" in refused.json()["error"]

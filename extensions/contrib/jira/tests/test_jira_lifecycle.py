@@ -8,8 +8,8 @@ import time
 
 import httpx
 import pytest
-from building import jira_version
-from django.core.management import call_command
+from building import JIRA_SOURCE, jira_version
+from django.core.management import CommandError, call_command
 from jira_testing import SECRET, body_of, http_headers, load
 
 TRIAGE = """\
@@ -79,9 +79,10 @@ def comment_marker(sandbox, key: str) -> dict:
 
 
 def test_configured_installed_swapped_and_uninstalled_across_processes(
-    served, sandbox, configured, api_token, tmp_path
+    served, sandbox, configured, api_token, tmp_path, settings
 ):
     base_url, process = served
+    settings.EXTENSIONS_DIR = tmp_path / "extensions"
     http = api(base_url, api_token)
     assert http.post("/api/workflows/", content=TRIAGE,
                      headers={"Content-Type": "application/yaml"}).status_code == 201  # fmt: skip
@@ -92,7 +93,10 @@ def test_configured_installed_swapped_and_uninstalled_across_processes(
     assert comment_marker(sandbox, "ENG-1")["version"] == "1.0.0"
     assert sandbox.state.issue("ENG-1").fields["status"]["name"] == "In Progress"
 
-    # 1.1.0, built from the same source, installed beside it.
+    # Installing the source folder again is refused (1.0.0 is installed); 1.1.0, built from
+    # the same source with the version bumped, installs beside it.
+    with pytest.raises(CommandError, match=r"jira 1\.0\.0 is already installed"):
+        call_command("extensions", "install", str(JIRA_SOURCE))
     call_command("extensions", "install", str(jira_version(tmp_path / "jira-1.1.0", "1.1.0")))
 
     # A run in flight on 1.0.0 (its comment held in the sandbox), then the hot-swap.
@@ -101,7 +105,7 @@ def test_configured_installed_swapped_and_uninstalled_across_processes(
     sandbox.wait_for("add_comment", 2)
     swapped = http.post("/api/extensions/jira/upgrade/", json={"version": "1.1.0"})
     assert swapped.status_code == 200, swapped.text
-    assert swapped.json()["active_version"] == "1.1.0"
+    assert swapped.json()["message"] == "switched 1.0.0 -> 1.1.0"
     after = deliver(http, "ENG-3")
     sandbox.wait_for("add_comment", 3)
     sandbox.release("add_comment")
