@@ -53,6 +53,8 @@ def test_schemathesis_finds_no_failure_in_any_phase(seeded_api, tmp_path):
         "--wait-for-schema", "30",
         "--report-dir", str(tmp_path),
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    result = subprocess.run(  # in tmp_path: schemathesis writes a cache where it runs
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False
+    )
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failures" not in result.stdout.splitlines()[-1]
