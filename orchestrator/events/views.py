@@ -13,11 +13,11 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from extensions import registry
 from orchestrator.events.webhooks import (
     Answer,
     Refusal,
     check_size,
-    receiver_for,
     refuse,
     store_in_thread,
     too_large_message,
@@ -38,7 +38,8 @@ async def webhook(request: HttpRequest, platform: str) -> HttpResponse:
 
 
 async def receive_webhook(request: HttpRequest, platform: str) -> HttpResponse:
-    if receiver_for(platform) is None:
+    await registry.refresh_async()
+    if registry.receiver(platform, refresh=False) is None:
         raise Http404(f"no webhook for {platform!r}")
     if request.method != "POST":
         answer = refuse(platform, Refusal(405, "method-not-allowed", "use POST"))

@@ -155,7 +155,7 @@ async def _probe(name: str, probe: Callable, deadline_s: float) -> tuple[str, li
 
 
 async def _run_remote(probes: dict[str, Callable], deadline_s: float) -> dict[str, list[dict]]:
-    from integrations.http import close_sessions  # the loop ends here: close its sessions
+    from orchestrator.core.http import close_sessions  # the loop ends here: close its sessions
 
     breakers.bypass.set(True)  # see the platform itself, whatever its breaker says
     try:

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations import WEBHOOK_RECEIVERS
+from extensions import registry
 from orchestrator.flags.models import Flag
 from orchestrator.health import queues, series, state
 from orchestrator.health.checks import run_checks
@@ -165,14 +165,15 @@ def next_step(plan: list) -> dict | None:
 
 
 def extensions(breakers: list[dict], in_flight: dict[str, int]) -> list[dict]:
-    """Each integration with a webhook: its breaker and the steps it has in flight."""
+    """Each installed extension: enabled, its version, its breaker and steps in flight."""
     by_platform = {row["platform"]: row for row in breakers}
     return [
         {
             "name": name,
-            "breaker": by_platform.get(name, {}).get("state", "closed"),
+            "enabled": item.enabled,
+            "version": item.version,
+            "breaker": by_platform.get(name, {}).get("state"),
             "in_flight": in_flight.get(name, 0),
-            "webhook": f"/webhooks/{name}/",
         }
-        for name in sorted(WEBHOOK_RECEIVERS)
+        for name, item in sorted(registry.installed().items())
     ]

@@ -3,7 +3,7 @@
 import pytest
 
 from orchestrator.workflows import dsl
-from orchestrator.workflows.demo import PR_OPENED_TO_LINEAR
+from integrations.linear.demo import PR_OPENED_TO_LINEAR
 
 # The SPEC §6 example, exactly as `make run` seeds it.
 GOOD = PR_OPENED_TO_LINEAR

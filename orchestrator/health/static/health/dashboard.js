@@ -108,9 +108,11 @@
   }
 
   function renderExtensions(s) {
-    fill("extensions", table(["extension", "breaker", "in flight", "webhook"], s.extensions.map(function (x) {
-      return el("tr", { "data-extension": x.name }, el("td", { text: x.name }), el("td", null, badge(x.breaker)),
-        el("td", { class: "num", text: x.in_flight }), el("td", { class: "muted", text: x.webhook }));
+    fill("extensions", table(["extension", "version", "state", "breaker", "in flight"], s.extensions.map(function (x) {
+      return el("tr", { "data-extension": x.name, "data-enabled": x.enabled }, el("td", { text: x.name }),
+        el("td", { class: "muted", text: x.version }),
+        el("td", null, badge(x.enabled ? "pass" : "warn", x.enabled ? "enabled" : "disabled")),
+        el("td", null, x.breaker ? badge(x.breaker) : "–"), el("td", { class: "num", text: x.in_flight }));
     }), "no extensions", "24%"));
   }
 
