@@ -25,11 +25,9 @@ from typing import TypeVar
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.db import DataError, close_old_connections
 from pydantic import BaseModel, ValidationError
 
 from integrations import WEBHOOK_RECEIVERS
-from orchestrator.events.store import Stored, store_event
 
 logger = logging.getLogger("contexten.webhooks")
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -67,6 +65,21 @@ class Answer:
     status: int
     body: dict | None
     headers: dict = field(default_factory=dict)
+
+
+def webhook_platforms() -> list[str]:
+    """The platforms that receive webhooks: the one place routes are derived from."""
+    return list(WEBHOOK_RECEIVERS)
+
+
+def route_paths(platform: str) -> list[str]:
+    """Every path the platform's webhook answers on; the first is the canonical one."""
+    return [
+        f"/webhooks/{platform}/",
+        f"/webhooks/{platform}",
+        f"/{platform}/events",
+        f"/{platform}/events/",
+    ]
 
 
 @cache
@@ -117,39 +130,6 @@ def verify_and_parse(platform: str, headers: Mapping[str, str], body: bytes) -> 
     if secret:
         receiver.verify(headers, body, secret, now)
     return receiver.parse(headers, body, verified=bool(secret), now=now)
-
-
-def store_delivery(platform: str, delivery: Delivery) -> Answer:
-    """Store the delivery once; answer 202 for a new event, 200 for a duplicate."""
-    if delivery.reply is not None:
-        return Answer(200, delivery.reply)
-    try:
-        stored = store_event(platform, delivery.type, delivery.delivery_id, delivery.data_json)
-    except DataError as exc:  # e.g. Postgres refuses \u0000 in jsonb
-        return unstorable(platform, exc)
-    return stored_answer(delivery, stored)
-
-
-def stored_answer(delivery: Delivery, stored: Stored) -> Answer:
-    if delivery.bare_ack:
-        return Answer(200, None)
-    body = {"id": stored.id, "duplicate": stored.duplicate}
-    return Answer(200 if stored.duplicate else 202, body)
-
-
-def unstorable(platform: str, exc: Exception) -> Answer:
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return refuse(platform, Refusal(400, "unstorable-payload", f"payload refused: {reason}"))
-
-
-def store_in_thread(platform: str, delivery: Delivery) -> Answer:
-    """Store from a worker thread (sync_to_async, not thread-sensitive), then return that
-    thread's connection to the pool: Django only closes connections on the thread that
-    finishes the request, so nothing else would."""
-    try:
-        return store_delivery(platform, delivery)
-    finally:
-        close_old_connections()
 
 
 # --- Shared parsing helpers for receivers ------------------------------------------------------
