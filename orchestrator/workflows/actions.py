@@ -75,7 +75,8 @@ class ActionSpec:
     input_model: type[BaseModel]
     handler: Handler
     description: str = ""
-    # Breaker and pool key: "github", "linear", "slack"; None for core actions.
+    # Pool key ("github", "linear", "slack"; "http_request" for core.http_request), which
+    # names <KEY>_POOL_MAX; None for actions that make no calls.
     platform: str | None = None
 
 

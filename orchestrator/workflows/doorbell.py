@@ -7,9 +7,15 @@ polls for due steps itself, so an ordinary ring is a no-op; a runner with more d
 it can take rings with `grow=True`, which starts runners for the free leases. A runner drops
 its lease before its final look, so a step made ready just before is never stranded.
 Leases live in Redis when REDIS_URL is set, else in the EngineBeacon table.
+
+Runner processes (`manage.py serve` starts WORKFLOW_RUNNERS of them; `manage.py runworkflows`
+on any host) drive steps without a django-q2 worker. Each keeps a presence lease
+("proc:<id>") alive; while any is alive no runner task is ever queued, so dispatch keeps every
+worker. The task runners remain for a deployment that runs `qcluster` alone.
 """
 
 import logging
+import time
 from datetime import timedelta
 from functools import cache
 
@@ -31,6 +37,8 @@ def ring(*, force: bool = False, takeover: bool = False, grow: bool = False) -> 
     runner lease instead. `takeover` asks the runner to wait out a (dead) holder's lease.
     """
     tasks = 1
+    if runner_processes_alive():
+        return False  # runner processes poll for due steps themselves
     if not force:
         held = runners_holding()
         if held >= (runner_leases_count() if grow else 1):
@@ -71,6 +79,57 @@ def runners_holding() -> int:
     from orchestrator.workflows.models import EngineBeacon
 
     return EngineBeacon.objects.filter(name__in=names, expires_at__gt=timezone.now()).count()
+
+
+PROCESS_PREFIX = "proc:"
+PROCESSES = "processes"  # Redis sorted set: presence lease name -> expiry (epoch ms)
+
+
+def keep_presence(name: str, holder: str, ttl_s: float) -> None:
+    """Take or renew a runner process's presence lease (and count it in for `ring`)."""
+    take_lease(name, holder, ttl_s)
+    if settings.REDIS_URL:
+        from orchestrator.core.redis import redis_client
+
+        now_ms = int(time.time() * 1000)
+        pipe = redis_client().pipeline()
+        pipe.zadd(KEY_PREFIX + PROCESSES, {name: now_ms + int(ttl_s * 1000)})
+        pipe.zremrangebyscore(KEY_PREFIX + PROCESSES, 0, now_ms)
+        pipe.execute()
+
+
+def drop_presence(name: str, holder: str) -> None:
+    release_lease(name, holder)
+    if settings.REDIS_URL:
+        from orchestrator.core.redis import redis_client
+
+        redis_client().zrem(KEY_PREFIX + PROCESSES, name)
+
+
+def runner_processes_alive() -> int:
+    """How many runner processes hold a live presence lease (one read)."""
+    if settings.REDIS_URL:
+        from orchestrator.core.redis import redis_client
+
+        return redis_client().zcount(KEY_PREFIX + PROCESSES, int(time.time() * 1000), "+inf")
+    from orchestrator.workflows.models import EngineBeacon
+
+    return EngineBeacon.objects.filter(
+        name__startswith=PROCESS_PREFIX, expires_at__gt=timezone.now()
+    ).count()
+
+
+def forget_dead_presences() -> int:
+    """Delete presence rows that lapsed long ago (each process start adds one)."""
+    if settings.REDIS_URL:
+        return 0  # the sorted set trims itself; the keys expire
+    from orchestrator.workflows.models import EngineBeacon
+
+    cutoff = timezone.now() - timedelta(hours=1)
+    deleted, _ = EngineBeacon.objects.filter(
+        name__startswith=PROCESS_PREFIX, expires_at__lt=cutoff
+    ).delete()
+    return deleted
 
 
 def take_runner_lease(holder: str, ttl_s: float, prefer: str | None = None) -> str | None:

@@ -102,6 +102,7 @@ class Runner:
         # Steps waiting for a platform slot this runner may hold; with one runner, all of cap.
         self.queue_cap = max(self.cap // self.runners, 1)
         self.lease: str | None = None
+        self.lifetime_s: float = settings.WORKFLOW_RUNNER_LIFETIME
         self.last_help = 0.0
         self.poll_s = settings.WORKFLOW_POLL_MS / 1000
         # Two database threads: outcomes are recorded while the next batch is claimed.
@@ -129,7 +130,7 @@ class Runner:
 
     async def drive(self) -> int:
         start = time.monotonic()
-        self.claim_until = start + settings.WORKFLOW_RUNNER_LIFETIME
+        self.claim_until = start + self.lifetime_s
         self.last_beat = self.last_lease = start
         logger.info("workflows.runner.start runner=%s lease=%s", self.id, self.lease)
         try:
