@@ -8,6 +8,8 @@ BENCHMARKS: dict[str, str] = {
     "flags": "bench.flags",
     "http_clients": "bench.http_clients",
     "ingest": "bench.ingest",
+    "scale_events": "bench.scale_events",
+    "scale_runs": "bench.scale_runs",
     "workflows": "bench.workflows",
 }
 

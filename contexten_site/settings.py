@@ -144,6 +144,8 @@ WORKFLOW_RUNNER_LIFETIME = read_int(env, "WORKFLOW_RUNNER_LIFETIME", 45)
 # An idle runner stays for steps due within this many seconds (backoff, open breakers).
 WORKFLOW_RUNNER_MAX_WAIT = read_int(env, "WORKFLOW_RUNNER_MAX_WAIT", 30)
 WORKFLOW_POLL_MS = read_int(env, "WORKFLOW_POLL_MS", 20)
+# Finished runs (and their steps) older than this are pruned hourly (workflows.prune).
+WORKFLOW_RETENTION_DAYS = read_int(env, "WORKFLOW_RETENTION_DAYS", 30)
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -19,13 +19,17 @@ from django_q.tasks import async_task
 from psycopg_pool import AsyncConnectionPool
 
 from orchestrator.events.group_commit import MAX_ROWS, GroupInserter, Row, UnstorablePayload
-from orchestrator.events.store import Stored, ring_doorbell, row_values
+from orchestrator.events.store import (
+    DISPATCH_MANY_TASK,
+    DOORBELL_BATCH,
+    Stored,
+    ring_doorbell,
+    row_values,
+)
 
 __all__ = ["UnstorablePayload", "close_pools", "enabled", "store_event_async"]
 logger = logging.getLogger("contexten.events")
 
-DISPATCH_MANY_TASK = "orchestrator.events.dispatch.dispatch_events"
-BATCH_SIZE = 20
 # Connection parameters Django adds for its own cursors; the pool uses psycopg's defaults.
 DJANGO_ONLY_PARAMS = {"cursor_factory", "context", "prepare_threshold"}
 
@@ -110,7 +114,7 @@ def ring_in_thread(event_id: int) -> None:
 
 class LoopDoorbell:
     """Coalesce the doorbells rung while the loop was busy into one django-q2 task per
-    BATCH_SIZE events (`dispatch_events`), pushed with one RPUSH, without blocking the loop.
+    DOORBELL_BATCH events (`dispatch_events`), pushed with one RPUSH, without blocking the loop.
 
     Under light load every batch holds one event, so nothing waits; under heavy load this
     saves a signed task and a Redis round trip per event. A push that fails is logged and
@@ -142,8 +146,8 @@ class LoopDoorbell:
         try:
             while self.waiting:
                 ids, self.waiting = self.waiting, []
-                for start in range(0, len(ids), BATCH_SIZE):
-                    batch = ids[start : start + BATCH_SIZE]
+                for start in range(0, len(ids), DOORBELL_BATCH):
+                    batch = ids[start : start + DOORBELL_BATCH]
                     async_task(DISPATCH_MANY_TASK, batch, broker=self, save=False)
                 packages, self.packages = self.packages, []
                 try:

@@ -24,6 +24,9 @@ from orchestrator.events.models import Event, Status
 logger = logging.getLogger("contexten.events")
 
 DISPATCH_TASK = "orchestrator.events.dispatch.dispatch_event"
+DISPATCH_MANY_TASK = "orchestrator.events.dispatch.dispatch_events"
+# Events per batched doorbell: one task dispatches them in turn.
+DOORBELL_BATCH = 20
 TABLE = Event._meta.db_table
 COLUMNS = (
     "source, type, delivery_id, received_at, status_changed_at, data, status, attempts, last_error"
@@ -92,3 +95,13 @@ def ring_doorbell(event_id: int) -> None:
         async_task(DISPATCH_TASK, event_id, broker=doorbell_broker(), save=False)
     except Exception:  # any broker failure; the row is already safe in the database
         logger.exception("events.doorbell-failed", extra={"event_id": event_id})
+
+
+def ring_doorbells(event_ids: list[int]) -> None:
+    """Ring for many events at once: one `dispatch_events` task per DOORBELL_BATCH ids."""
+    for start in range(0, len(event_ids), DOORBELL_BATCH):
+        batch = event_ids[start : start + DOORBELL_BATCH]
+        try:
+            async_task(DISPATCH_MANY_TASK, batch, broker=doorbell_broker(), save=False)
+        except Exception:  # the rows are safe; the sweeper re-drives them
+            logger.exception("events.doorbell-failed", extra={"count": len(batch)})

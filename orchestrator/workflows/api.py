@@ -8,6 +8,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 
+from orchestrator.core.pagination import BoundedLimitOffsetPagination
 from orchestrator.workflows import definitions, dsl, engine
 from orchestrator.workflows.models import Run, RunStatus, StepRun, Workflow, WorkflowVersion
 
@@ -159,6 +160,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
     """Runs with their steps inline; retry a failed run, cancel an unfinished one."""
 
     serializer_class = RunSerializer
+    pagination_class = BoundedLimitOffsetPagination  # `count` is estimated above 10,000
 
     def get_queryset(self):
         runs = RUNS.all()
