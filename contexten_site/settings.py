@@ -128,6 +128,13 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# A measured alternative to runner processes (docs/architecture.md): runner tasks on a
+# django-q2 cluster of their own, started as `Q_CLUSTER_NAME=<name> manage.py qcluster`.
+WORKFLOW_RUNNER_CLUSTER = env.str("WORKFLOW_RUNNER_CLUSTER", default="")
+if WORKFLOW_RUNNER_CLUSTER:
+    Q_CLUSTER["ALT_CLUSTERS"] = {
+        WORKFLOW_RUNNER_CLUSTER: {"workers": read_int(env, "WORKFLOW_RUNNERS", 1)}
+    }
 
 # --- Workflow engine (orchestrator/workflows) ---------------------------------------------
 # Steps one runner task keeps in flight at once (asyncio, not processes).

@@ -53,7 +53,7 @@ def ring(*, force: bool = False, takeover: bool = False, grow: bool = False) -> 
             "orchestrator.workflows.runner.run_ready_steps",
             takeover,
             task_name="workflows.run_ready_steps",
-            broker=_broker(),
+            broker=_broker(settings.WORKFLOW_RUNNER_CLUSTER or None),
             save=False,
         )
     return True
@@ -142,11 +142,11 @@ def take_runner_lease(holder: str, ttl_s: float, prefer: str | None = None) -> s
 
 
 @cache
-def _broker():
-    """One broker per process: django-q2 otherwise builds a new one (and client) per task."""
+def _broker(cluster: str | None):
+    """One broker per process and cluster: django-q2 otherwise builds one per task."""
     from django_q.brokers import get_broker
 
-    return get_broker()
+    return get_broker(cluster)
 
 
 def take_lease(name: str, holder: str, ttl_s: float) -> bool:
