@@ -10,6 +10,7 @@ BENCHMARKS: dict[str, str] = {
     "ingest": "bench.ingest",
     "scale_events": "bench.scale_events",
     "scale_runs": "bench.scale_runs",
+    "scale_workflows": "bench.scale_workflows",
     "workflows": "bench.workflows",
 }
 

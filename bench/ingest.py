@@ -29,6 +29,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.results import emit
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 FIXTURE = BASE_DIR / "integrations" / "github" / "fixtures" / "pull_request__opened.json"
 PG_HOST = os.environ.get("BENCH_PG", "postgres://root@127.0.0.1:5432")
@@ -335,6 +337,14 @@ def report(results: list[tuple[Phase, Phase]], body: bytes, connections: int, cl
         f"  errors {errors}\n"
         f"  ratio    {ratio:.2f} (target >= 0.64, aim 1.0; per round: {per_round})"
     )
+    emit(
+        "ingest",
+        {
+            "web_processes": web_processes(), "pgbench_per_s": pg_rate, "webhook_per_s": ours_rate,
+            "ratio": ratio, "p50_ms": ours_p50, "p99_ms": p99, "errors": errors,
+            "ratios": ratios, "pgbench_p99_ms": pg_p99, "client": client,
+        },
+    )  # fmt: skip
     met = ratio >= 0.64 and p99 < 250 and errors == 0
     print(f"  target   {'met' if met else 'NOT met'}: ratio >= 0.64, p99 < 250 ms, zero errors")
     return 0 if met else 1

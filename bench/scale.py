@@ -7,7 +7,6 @@ itself: what is measured is the query work that grows with the data, through the
 and the real ORM, not a server's socket handling (the ingest and flags benchmarks measure that).
 """
 
-import json
 import os
 import statistics
 import subprocess
@@ -106,12 +105,3 @@ def summary(samples: list[float]) -> dict:
         "p95_ms": round(pct(samples, 95), 2),
         "max_ms": round(max(samples), 2),
     }
-
-
-def emit(name: str, result: dict) -> None:
-    """Print the result as one JSON line and, when BENCH_RESULTS names a folder, save it
-    there for `manage.py bench` to write into docs/performance.md."""
-    print(json.dumps({"bench": name, **result}), flush=True)
-    folder = os.environ.get("BENCH_RESULTS")
-    if folder:
-        Path(folder, f"{name}.json").write_text(json.dumps(result, indent=1))

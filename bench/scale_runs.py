@@ -13,7 +13,8 @@ import random
 import time
 from datetime import timedelta
 
-from bench.scale import analyze, copy_rows, emit, fresh_database, options_from, summary, timed
+from bench.results import emit
+from bench.scale import analyze, copy_rows, fresh_database, options_from, summary, timed
 
 SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (1_000, 10_000, 100_000)

@@ -73,3 +73,22 @@ def test_runs_by_workflow_and_status_is_an_index_scan_in_list_order(save_workflo
     make_run(workflow, RunStatus.FAILED, 1)
     page = Run.objects.filter(workflow__name="history", status="failed")[:50]
     assert reads_index(page, "run_workflow_status_created")
+
+
+def test_step_serialisation_fast_path_matches_the_generic_serializer(save_workflow):
+    from rest_framework import serializers
+
+    from orchestrator.workflows.api import StepRunSerializer
+
+    class Generic(serializers.ModelSerializer):
+        class Meta:
+            model = StepRun
+            fields = StepRunSerializer.Meta.fields
+
+    run = make_run(save_workflow(TWO_STEPS), RunStatus.FAILED, 1)
+    now = timezone.now()
+    StepRun.objects.filter(run=run).update(
+        started_at=now, finished_at=now, next_attempt_at=None, output={"ok": [1, "x"]}, attempts=2
+    )
+    for step in StepRun.objects.filter(run=run):
+        assert StepRunSerializer(step).data == Generic(step).data
