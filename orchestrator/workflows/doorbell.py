@@ -38,7 +38,8 @@ def ring(*, force: bool = False, takeover: bool = False, grow: bool = False) -> 
     """
     tasks = 1
     if runner_processes_alive():
-        return False  # runner processes poll for due steps themselves
+        wake_runner_process()
+        return False  # runner processes look for due steps themselves
     if not force:
         held = runners_holding()
         if held >= (runner_leases_count() if grow else 1):
@@ -83,6 +84,8 @@ def runners_holding() -> int:
 
 PROCESS_PREFIX = "proc:"
 PROCESSES = "processes"  # Redis sorted set: presence lease name -> expiry (epoch ms)
+WAKE = "wake"  # Redis list a ring pushes to; an idle runner process waits on it (BLPOP)
+WAKE_BACKLOG = 16
 
 
 def keep_presence(name: str, holder: str, ttl_s: float) -> None:
@@ -96,6 +99,24 @@ def keep_presence(name: str, holder: str, ttl_s: float) -> None:
         pipe.zadd(KEY_PREFIX + PROCESSES, {name: now_ms + int(ttl_s * 1000)})
         pipe.zremrangebyscore(KEY_PREFIX + PROCESSES, 0, now_ms)
         pipe.execute()
+
+
+def wake_runner_process() -> None:
+    """With Redis, wake one idle runner process now instead of at its next poll."""
+    if settings.REDIS_URL:
+        from orchestrator.core.redis import redis_client
+
+        pipe = redis_client().pipeline(transaction=False)
+        pipe.lpush(KEY_PREFIX + WAKE, 1)
+        pipe.ltrim(KEY_PREFIX + WAKE, 0, WAKE_BACKLOG - 1)
+        pipe.execute()
+
+
+def wait_for_wake(timeout_s: float) -> bool:
+    """Block (on a thread) until a ring or `timeout_s`; answer whether a ring came."""
+    from orchestrator.core.redis import redis_client
+
+    return redis_client().blpop([KEY_PREFIX + WAKE], timeout=timeout_s) is not None
 
 
 def drop_presence(name: str, holder: str) -> None:

@@ -167,10 +167,13 @@ class Runner:
         """Record, claim, wait for a completion; answer whether anything was going on."""
         had_results = bool(self.finished)
         batch, self.finished = self.finished, []
-        recorded, claimed = await asyncio.gather(
-            self.db(steps.record, batch, thread=self.record_thread), self._claim()
-        )
-        self.recorded += recorded
+        if batch:
+            recorded, claimed = await asyncio.gather(
+                self.db(steps.record, batch, thread=self.record_thread), self._claim()
+            )
+            self.recorded += recorded
+        else:
+            claimed = await self._claim()  # an idle poll: one thread hop, one read
         await self._housekeeping()
         self._hand_back_unstarted()
         if not self.inflight:

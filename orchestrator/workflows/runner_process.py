@@ -9,6 +9,8 @@ runner task (same claims, same batches, same slot semaphores), with these differ
   back steps still waiting for a connection and lets the calls in flight finish;
 - it holds a presence lease ("proc:<id>") instead of a numbered runner lease, so any number
   of them can run on any number of hosts; while one is alive no runner task is queued;
+- idle, it waits for a ring (with Redis: BLPOP on a wake list the doorbell pushes to) rather
+  than polling, so idle runners cost no CPU; without Redis it polls every 100 ms;
 - every few seconds it re-drives steps whose heartbeat went stale (a runner killed mid-step),
   so a dead runner's work is taken over within WORKFLOW_HEARTBEAT_TIMEOUT, not at the next
   sweep.
@@ -21,12 +23,16 @@ import signal
 import time
 import uuid
 
+from django.conf import settings
 from django.db import close_old_connections, connections
 
 from orchestrator.workflows import doorbell, engine, sweeper
 from orchestrator.workflows.runner import HAND_BACK_AFTER_S, HEARTBEAT_EVERY_S, LEASE_TTL_S, Runner
 
 logger = logging.getLogger("contexten.workflows")
+FAST_POLL_S = 0.5  # after the last activity, poll this long before waiting for a ring
+IDLE_POLL_S = 0.1  # without Redis, idle for a while: poll this often (about 1% of a core)
+WAKE_WAIT_S = 1.0  # the longest wait for a ring: the presence lease is renewed in between
 
 
 class ProcessRunner(Runner):
@@ -58,9 +64,19 @@ class ProcessRunner(Runner):
                 logger.warning("workflows.runner.takeover runner=%s", self.id)
 
     async def _keep_waiting(self, idle_since: float) -> bool:
+        """Idle: poll every WORKFLOW_POLL_MS; with Redis, after a moment, sleep until a ring
+        (or the next step due) instead, so an idle runner costs nothing."""
         if self.stopping:
             return False
-        await asyncio.sleep(self.poll_s)
+        if time.monotonic() - idle_since < FAST_POLL_S:
+            await asyncio.sleep(self.poll_s)
+        elif not settings.REDIS_URL:
+            await asyncio.sleep(max(self.poll_s, IDLE_POLL_S))  # no wake list to wait on
+        else:
+            due_in = await self.db(engine.seconds_until_next_due, WAKE_WAIT_S)
+            if due_in is None or due_in > self.poll_s:
+                wait_s = min(due_in or WAKE_WAIT_S, WAKE_WAIT_S)
+                await asyncio.to_thread(doorbell.wait_for_wake, wait_s)
         return True
 
     async def _ask_for_help(self) -> None:
