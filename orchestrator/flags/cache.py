@@ -72,6 +72,10 @@ class FlagStore:
         self.next_check = 0.0
         self.loaded = False
 
+    def fresh(self) -> bool:
+        """Loaded, and not yet due for a generation check (which would query)."""
+        return self.loaded and time.monotonic() < self.next_check
+
     def get(self, key: str) -> CompiledFlag | None:
         if time.monotonic() >= self.next_check:
             self.refresh()
