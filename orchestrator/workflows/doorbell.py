@@ -37,8 +37,7 @@ def ring(*, force: bool = False, takeover: bool = False, grow: bool = False) -> 
     runner lease instead. `takeover` asks the runner to wait out a (dead) holder's lease.
     """
     tasks = 1
-    if runner_processes_alive():
-        wake_runner_process()
+    if wake_runner_processes():
         return False  # runner processes look for due steps themselves
     if not force:
         held = runners_holding()
@@ -101,15 +100,18 @@ def keep_presence(name: str, holder: str, ttl_s: float) -> None:
         pipe.execute()
 
 
-def wake_runner_process() -> None:
-    """With Redis, wake one idle runner process now instead of at its next poll."""
-    if settings.REDIS_URL:
-        from orchestrator.core.redis import redis_client
+def wake_runner_processes() -> int:
+    """Wake an idle runner process (with Redis, in the same round trip as the count);
+    answer how many runner processes are alive."""
+    if not settings.REDIS_URL:
+        return runner_processes_alive()
+    from orchestrator.core.redis import redis_client
 
-        pipe = redis_client().pipeline(transaction=False)
-        pipe.lpush(KEY_PREFIX + WAKE, 1)
-        pipe.ltrim(KEY_PREFIX + WAKE, 0, WAKE_BACKLOG - 1)
-        pipe.execute()
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.zcount(KEY_PREFIX + PROCESSES, int(time.time() * 1000), "+inf")
+    pipe.lpush(KEY_PREFIX + WAKE, 1)
+    pipe.ltrim(KEY_PREFIX + WAKE, 0, WAKE_BACKLOG - 1)
+    return pipe.execute()[0]
 
 
 def wait_for_wake(timeout_s: float) -> bool:
