@@ -104,11 +104,47 @@ def render_ingest(result: dict) -> str:
     return table(header, [row])
 
 
+def render_workflows(result: dict) -> str:
+    """bench/workflows.py: 1,000 slow core.http_request steps, latency, mixed load, memory."""
+    r, alone, mixed = result, result["latency_alone"], result["latency_mixed"]
+    rows = [
+        ["1,000 direct aiohttp calls to the 1 s upstream (reference)", f"{r['reference_s']} s"],
+        ["**first webhook → last of 1,000 runs finished** (≤ 10 s, target 3 s)",
+         f"**{r['elapsed_s']} s** ({r['ratio']}x the reference)"],
+        ["calls made twice (the upstream counts Idempotency-Key)",
+         f"{r['duplicates']} of {r['calls']}"],
+        ["peak requests in flight at the upstream", r["peak_in_flight"]],
+        ["RSS, all processes: idle / peak under the burst (< 2 GB)",
+         f"{r['idle_rss_mb']:,} / **{r['peak_rss_mb']:,} MB** ({r['processes']} processes)"],
+        ["event stored → first step started at 200/s, alone: p50 / p95 / p99",
+         f"{alone['50']} / {alone['95']} / {alone['99']} ms"],
+        ["the same while the 1,000 slow steps are in flight (p95 < 100 ms, target 30 ms)",
+         f"{mixed['50']} / **{mixed['95']}** / {mixed['99']} ms"],
+        ["the burst during the stream: finished after / made twice",
+         f"{r['mixed_burst_s']} s / {r['mixed_duplicates']}"],
+    ] + [
+        [f"`{path}` during the mixed load: answered / probes, p95",
+         f"{p['answered']} / {p['probes']}, {p['p95_ms']} ms"]
+        for path, p in r["probes"].items()
+    ]  # fmt: skip
+    memory = [
+        [name, m["processes"], f"{m['idle_mb']:,} MB", f"{m['load_mb']:,} MB"]
+        for name, m in r["memory"].items()
+    ]
+    return (
+        f"Mode `{r['mode']}`, settings: {r['settings']}.\n\n"
+        + table(["measure", "figure"], rows)
+        + "\n\nRSS per role (summed over its processes; under load, each process's peak):\n\n"
+        + table(["role", "processes", "idle", "under load"], memory)
+    )
+
+
 RENDERERS = {
     "ingest": render_ingest,
     "scale_events": render_scale_events,
     "scale_runs": render_scale_runs,
     "scale_workflows": render_scale_workflows,
+    "workflows": render_workflows,
 }
 
 

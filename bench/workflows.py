@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 
 from bench import stack
+from bench.results import emit
 from bench.upstream import Upstream
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -119,7 +120,9 @@ def main(argv: list[str]) -> int:
         fake.stop()
     print(f"mode: {mode}; settings: {json.dumps(options) if options else 'defaults'}")
     report_memory(idle, concurrency)
-    return report(reference, concurrency, latency, mixed, per_step, runs, delay, rate, seconds)
+    met = report(reference, concurrency, latency, mixed, per_step, runs, delay, rate, seconds)
+    emit("workflows", summary(mode, options, idle, reference, concurrency, latency, mixed, met))
+    return 0 if met else 1
 
 
 # --- environment --------------------------------------------------------------------------
@@ -466,4 +469,34 @@ def report(reference, c, latency, mixed, per_step, runs, delay, rate, seconds) -
     )
     if latency["total"]:
         print(f"latency median alone: {statistics.median(latency['total']):.1f} ms")
-    return 0
+    return met
+
+
+def summary(mode, options, idle, reference, c, latency, mixed, met) -> dict:
+    """The figures `manage.py bench` writes into docs/performance.md."""
+
+    def spread(values):
+        return {q: round(pct(values, q), 1) for q in (50, 95, 99)}
+
+    peaks = stack.by_role(c["per_process"])
+    memory = {
+        name: {"processes": n, "idle_mb": round(mb), "load_mb": round(peaks.get(name, (0, 0))[1])}
+        for name, (n, mb, _) in stack.by_role(idle).items()
+    }
+    probes = {
+        path: {"answered": sum(st in (200, 302) for st, _ in a), "probes": len(a),
+               "p95_ms": round(pct([m for st, m in a if st], 95))}
+        for path, a in mixed["probes"].items()
+    }  # fmt: skip
+    return {
+        "mode": mode, "settings": options or "defaults", "met": met,
+        "reference_s": round(reference, 2), "elapsed_s": round(c["elapsed_s"], 2),
+        "ratio": round(c["elapsed_s"] / reference, 1), "succeeded": c["succeeded"],
+        "calls": c["calls"], "duplicates": c["duplicates"], "peak_in_flight": c["peak_in_flight"],
+        "peak_rss_mb": round(c["peak_rss_mb"]), "processes": c["processes"],
+        "idle_rss_mb": round(sum(kb for _, kb in idle.values()) / 1024), "memory": memory,
+        "latency_alone": spread(latency["total"]),
+        "mixed_burst_s": round(mixed["burst"]["elapsed_s"], 2),
+        "mixed_duplicates": mixed["burst"]["duplicates"],
+        "latency_mixed": spread(mixed["during"]["total"]), "probes": probes,
+    }  # fmt: skip

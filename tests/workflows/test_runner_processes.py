@@ -53,7 +53,7 @@ def serve_with(subprocess_env, fake_platforms):
         port = free_port()
         process = start_served(env, port)
         started.append(process)
-        wait_for_http(f"http://127.0.0.1:{port}/health/live", process=process)
+        wait_for_http(f"http://127.0.0.1:{port}/health/live", 120, process=process)
         return process
 
     yield start
