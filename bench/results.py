@@ -152,3 +152,33 @@ def render(name: str, result: dict) -> str | None:
     """The Markdown for a result, or None for a benchmark whose tables are written by hand."""
     renderer = RENDERERS.get(name)
     return renderer(result) if renderer else None
+
+
+def render_http_surface(result: dict) -> str:
+    reference = result["endpoints"]["trivial Django view (reference)"]
+    rows = [
+        [name, f"{r['per_s']:,.0f}", ms(r["p50_ms"]), ms(r["p99_ms"]),
+         f"{r['p99_ms'] / reference['p99_ms']:.2f}x", r["errors"]]
+        for name, r in result["endpoints"].items()
+    ]  # fmt: skip
+    header = ["endpoint", "requests/s (OFREP ≥ 2,000)", "p50", "p99", "p99 vs the trivial view",
+              "errors"]  # fmt: skip
+    return table(header, rows) + (
+        f"\n\nOne uvicorn process, `wrk` at {result['connections']} connections,"
+        f" {result['rounds']} rounds of {result['seconds']} s, medians."
+    )
+
+
+def render_scale_flags(result: dict) -> str:
+    rows = [
+        [f"{p['flags']:,}", ms(p["compile_ms"]), f"{p['single_us']['p50_us']:.1f} µs",
+         f"{p['single_us']['p95_us']:.1f} µs", ms(p["bulk"]["p50_ms"]), ms(p["bulk"]["p95_ms"]),
+         f"{p['bulk_bytes']:,} B"]
+        for p in result["curve"]
+    ]  # fmt: skip
+    header = ["flags (10 rules each)", "compile all", "OFREP single p50", "p95",
+              "OFREP bulk p50", "p95", "bulk body"]  # fmt: skip
+    return table(header, rows)
+
+
+RENDERERS.update(http_surface=render_http_surface, scale_flags=render_scale_flags)
