@@ -74,9 +74,9 @@ class FlagStore:
         self.next_check = 0.0
         self.loaded = False
 
-    def fresh(self) -> bool:
-        """Loaded, and not yet due for a generation check (which would query)."""
-        return self.loaded and time.monotonic() < self.next_check
+    def due(self) -> bool:
+        """Not loaded, or due for a generation check (which queries)."""
+        return not self.loaded or time.monotonic() >= self.next_check
 
     def get(self, key: str) -> CompiledFlag | None:
         if time.monotonic() >= self.next_check:

@@ -7,15 +7,16 @@ serialised when the flag is compiled, so answering is a dict lookup and a hash.
 
 The answers are built from headers and body bytes alone (`answer_flag`, `answer_flags`), so
 two doors serve them: the Django views below, and the ASGI fast path (`flags/asgi.py`), which
-answers on the event loop whenever `answerable_on_loop` says no query is needed.
+answers on the event loop from the caches (`CACHED`) whenever `answerable_on_loop` allows.
 """
 
 import hashlib
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -24,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authtoken.models import Token
 
 from orchestrator.flags.cache import store
-from orchestrator.flags.engine import TARGETING_KEY
+from orchestrator.flags.engine import TARGETING_KEY, CompiledFlag
 
 JSON = "application/json"
 # The routes, under the /ofrep/v1/ mount: urls.py and the ASGI fast path both read these.
@@ -82,15 +83,42 @@ def presented_token(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key", "").strip() or None
 
 
+@dataclass(frozen=True)
+class Sources:
+    """Where an answer reads a token's state and the compiled flags from."""
+
+    token_state: Callable[[str], bool | None]
+    flags: Callable[[], Mapping[str, CompiledFlag]]
+
+
+def cached_token_state(token: str) -> bool | None:
+    return token_cache.get(token, (0.0, None))[1]
+
+
+# The Django views: may query, refreshing whatever is due. The fast path: caches only, even
+# stale; it refreshes them off the loop meanwhile (`revalidations`).
+QUERYING = Sources(lambda token: token_is_active(token), lambda: store.all())
+CACHED = Sources(cached_token_state, lambda: store.flags)
+
+
 def answerable_on_loop(headers: Mapping[str, str]) -> bool:
-    """True when answering needs no query: the token (if any) is cached and the compiled
-    flags are fresh. Otherwise the Django view answers, on a thread, and warms both."""
+    """True when every input is cached, perhaps stale: the compiled flags, and the state of
+    the token (if one is sent). Otherwise the Django view answers, and fills the caches."""
     token = presented_token(headers)
-    if token is not None:
-        cached = token_cache.get(token)
-        if cached is None or cached[0] <= time.monotonic():
-            return False
-    return store.fresh()
+    return store.loaded and (token is None or token in token_cache)
+
+
+def revalidations(headers: Mapping[str, str]) -> list[Callable[[], object]]:
+    """The queries due for what `answerable_on_loop` read: run them off the loop. Serving
+    the stale value meanwhile keeps a due refresh from sending every request in that moment
+    to Django's one thread (measured: OFREP fell from 2,481 to 348 req/s)."""
+    due = []
+    token = presented_token(headers)
+    if token is not None and token_cache.get(token, (0.0,))[0] <= time.monotonic():
+        due.append(partial(token_is_active, token))
+    if store.due():
+        due.append(store.refresh)
+    return due
 
 
 def token_is_active(token: str) -> bool | None:
@@ -107,13 +135,13 @@ def token_is_active(token: str) -> bool | None:
     return active
 
 
-def authenticate(headers: Mapping[str, str]) -> str:
+def authenticate(headers: Mapping[str, str], sources: Sources = QUERYING) -> str:
     token = presented_token(headers)
     if token is None:
         raise OfrepError(
             401, None, "send an API token as 'Authorization: Bearer <token>' or 'X-API-Key'"
         )
-    active = token_is_active(token)
+    active = sources.token_state(token)
     if active is None:
         raise OfrepError(401, None, "invalid API token")
     if not active:
@@ -159,14 +187,16 @@ def read_context(body: bytes) -> dict:
     return context
 
 
-def answer_flag(key: str, headers: Mapping[str, str], body: bytes) -> OfrepAnswer:
+def answer_flag(
+    key: str, headers: Mapping[str, str], body: bytes, sources: Sources = QUERYING
+) -> OfrepAnswer:
     """POST /ofrep/v1/evaluate/flags/{key}: one flag for one context."""
     try:
-        authenticate(headers)
+        authenticate(headers, sources)
         context = read_context(body)
     except OfrepError as error:
         return error.answer(key)
-    flag = store.get(key)
+    flag = sources.flags().get(key)
     if flag is None:
         return OfrepError(404, "FLAG_NOT_FOUND", f"flag {key!r} does not exist").answer(key)
     resolution = flag.evaluate(context)
@@ -175,14 +205,17 @@ def answer_flag(key: str, headers: Mapping[str, str], body: bytes) -> OfrepAnswe
     return OfrepAnswer(200, resolution.body)
 
 
-def answer_flags(headers: Mapping[str, str], body: bytes) -> OfrepAnswer:
+def answer_flags(
+    headers: Mapping[str, str], body: bytes, sources: Sources = QUERYING
+) -> OfrepAnswer:
     """POST /ofrep/v1/evaluate/flags: every flag, with an ETag; If-None-Match answers 304."""
     try:
-        authenticate(headers)
+        authenticate(headers, sources)
         context = read_context(body)
     except OfrepError as error:
         return error.answer()
-    parts = [bulk_item(key, flag.evaluate(context)) for key, flag in sorted(store.all().items())]
+    flags = sorted(sources.flags().items())
+    parts = [bulk_item(key, flag.evaluate(context)) for key, flag in flags]
     answer = b'{"flags":[' + b",".join(parts) + b"]}"
     etag = '"' + hashlib.blake2b(answer, digest_size=12).hexdigest() + '"'
     if etag_matches(headers.get("if-none-match", ""), etag):

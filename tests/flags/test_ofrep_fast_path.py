@@ -100,3 +100,27 @@ def test_liveness_is_answered_on_the_loop_with_health_json():
     assert json.loads(body)["status"] == "pass"
     status, headers, _ = asyncio.run(call("POST", "/health/live"))
     assert status in (403, 405) and DJANGO_ONLY in headers  # other methods: Django's answer
+
+
+def test_due_caches_are_served_stale_and_refreshed_off_the_loop(flag, api_token, settings):
+    from orchestrator.flags import ofrep
+    from orchestrator.flags.cache import store
+
+    post(SINGLE, api_token, {"targetingKey": "u1"})  # Django fills both caches
+    store.next_check = 0.0  # the flags are due for their generation check
+    _, active = ofrep.token_cache[api_token]
+    ofrep.token_cache[api_token] = (0.0, active)  # and the token for its look-up
+
+    async def evaluate_then_wait():
+        body = json.dumps({"context": {"targetingKey": "u1"}}).encode()
+        answer = await call("POST", SINGLE, body, {"authorization": f"Bearer {api_token}"})
+        for _ in range(200):  # the refreshes run on worker threads
+            if not store.due() and ofrep.token_cache[api_token][0] > 0:
+                break
+            await asyncio.sleep(0.02)
+        return answer
+
+    status, headers, _ = asyncio.run(evaluate_then_wait())
+    assert status == 200 and DJANGO_ONLY not in headers
+    assert not store.due()
+    assert ofrep.token_cache[api_token][0] > 0
