@@ -36,7 +36,7 @@ def test_serve_answers_health_and_sigterm_stops_web_workers_and_runners(subproce
     port = free_port()
     process = start_served({**subprocess_env, "WORKFLOW_RUNNERS": "2"}, port)
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/health/", process=process)
+        wait_for_http(f"http://127.0.0.1:{port}/health/", 120, process=process)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/") as response:
             assert response.status == 200
         children = child_pids(process.pid)
