@@ -23,6 +23,11 @@ def child_pids(pid: int) -> set[int]:
     return {int(line) for line in result.stdout.split()}
 
 
+def cmdline(pid: int) -> bytes:
+    with open(f"/proc/{pid}/cmdline", "rb") as file:
+        return file.read()
+
+
 def is_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -74,8 +79,8 @@ def test_serve_exits_nonzero_when_a_child_dies(subprocess_env):
     process = start_served(subprocess_env, port)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health/live", process=process)
-        web_or_worker = sorted(child_pids(process.pid))[0]
-        os.killpg(web_or_worker, signal.SIGKILL)
+        web = next(p for p in child_pids(process.pid) if b"uvicorn" in cmdline(p))
+        os.killpg(web, signal.SIGKILL)
         output, _ = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
