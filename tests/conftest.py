@@ -117,7 +117,9 @@ def served(subprocess_env):
     process = start_served(subprocess_env, port)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(f"{base_url}/health/live", process=process)
+        # Web (one process per core), workers and runners import Django at once: on a loaded
+        # 2-core machine that took 76 s.
+        wait_for_http(f"{base_url}/health/live", timeout_s=150, process=process)
         yield base_url, process
     finally:
         if process.poll() is None:
