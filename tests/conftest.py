@@ -86,7 +86,9 @@ def subprocess_env(transactional_db):
     return env
 
 
-def wait_for_http(url: str, timeout_s: float = 60, process: subprocess.Popen | None = None) -> None:
+def wait_for_http(
+    url: str, timeout_s: float = 150, process: subprocess.Popen | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
