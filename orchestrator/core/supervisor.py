@@ -23,7 +23,7 @@ from pathlib import Path
 from orchestrator.core import lifeline
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-STARTUP_TIMEOUT_S = 60
+STARTUP_TIMEOUT_S = 120  # web, workers and runners start together; slow on a busy 2-core host
 STOP_GRACE_S = 10
 RUNNER_PREFIX = "runner-"
 EARLY_DEATH_S = 5  # a runner dying this soon after its start counts towards giving up
