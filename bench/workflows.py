@@ -1,25 +1,31 @@
-"""Workflow engine benchmark: 1,000 slow Slack steps in flight, and trigger latency.
+"""Workflow engine benchmark at the product's defaults: 1,000 slow `core.http_request` steps,
+trigger latency, the two together, and the RSS of every process.
 
 `python -m bench workflows [--runs=1000] [--delay=1] [--rate=200] [--seconds=10]
-                           [--slack-pool=15] [--workers=6] [--runners=1] [--in-flight=500]
-                           [--per-step=N]`
+                           [--mode=processes|tasks|cluster] [--workers=N] [--runners=N]
+                           [--pool=N] [--in-flight=N] [--per-step=N]`
 
-`--runners=K` sets WORKFLOW_RUNNERS: up to K runners drive steps at once, each in its own
-worker with its own Slack pool, so give it `--workers` above K (dispatch needs workers too).
+Nothing is set unless named: `manage.py serve` runs with the product's defaults against a fresh
+Postgres database (`bench_workflows`) and Redis, the production shape. Besides the database,
+Redis and the webhook secret, the only settings are the fakes' URLs and HTTP_REQUEST_ALLOWLIST
+for the loopback upstream (the SSRF guard refuses loopback otherwise).
+- `--mode=processes` (the default): runner processes beside web and workers;
+- `--mode=tasks`: `serve --runners=0`, so runners are django-q2 tasks on the dispatch cluster
+  (the design before, kept as the fallback for a deployment running qcluster alone);
+- `--mode=cluster`: runner tasks on a django-q2 cluster of their own
+  (WORKFLOW_RUNNER_CLUSTER, `Q_CLUSTER_NAME=runners manage.py qcluster`).
 
-Against a fresh Postgres database (`bench_workflows`) and Redis, the production shape:
-`manage.py serve` (uvicorn + qcluster) with GITHUB_WEBHOOK_SECRET set, the platform URLs pointed
-at the fake platform server (tests/fakes/platforms.py, in this process, not counted in RSS).
-1. reference: 1,000 chat.postMessage calls straight from an aiohttp client, all at once;
-2. concurrency: `--runs` signed pull_request webhooks, each starting a run whose single
-   slack.post_message step waits `--delay` s at the fake; time from the first webhook sent to
-   the last run finished (DB timestamps), peak summed RSS of serve and all its children
-   (sampled from /proc every 100 ms), messages created twice;
-3. latency: signed issues webhooks paced at `--rate`/s for `--seconds` s; per run, the first
-   step's started_at minus the event's received_at, split into stored→run created and run
-   created→step started;
-4. with `--per-step=N`, the rejected alternative: N steps, each its own django-q2 task that
-   holds a worker through its call (bench/workflows_per_step.py).
+Phases, all in one run:
+1. reference: `--runs` requests straight from an aiohttp client to the upstream, all at once;
+2. concurrency: `--runs` signed pull_request webhooks as fast as 64 connections go, each run's
+   one step a `core.http_request` to the loopback upstream (bench/upstream.py) that answers
+   after `--delay` s; first webhook sent to last run finished (DB timestamps); calls made
+   twice (the upstream counts Idempotency-Key); RSS per process idle and at peak;
+3. latency: signed issues webhooks at `--rate`/s for `--seconds` s, alone; per run, the first
+   step's started_at minus the event's received_at;
+4. mixed: the same stream, with the 1,000-step burst fired one second in; the stream's
+   latency, and `/health/` and `/admin/login/` probed every 0.25 s throughout.
+5. with `--per-step=N`, the rejected one-task-per-step design (bench/workflows_per_step.py).
 """
 
 import asyncio
@@ -30,30 +36,50 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from pathlib import Path
+
+from bench import stack
+from bench.results import emit
+from bench.upstream import Upstream
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PG_HOST = os.environ.get("BENCH_PG", "postgres://root@127.0.0.1:5432")
-DB_NAME = "bench_workflows"
+DB_NAME = os.environ.get("BENCH_WORKFLOWS_DB", "bench_workflows")
 REDIS_URL = os.environ.get("BENCH_WORKFLOWS_REDIS_URL", "redis://127.0.0.1:6379/12")
 SECRET = "bench-secret-" + "w" * 24
-CONCURRENCY_WORKFLOW = {
-    "name": "bench-concurrency",
-    "trigger": {"event": "github.pull_request.opened"},
-    "steps": [
-        {
-            "id": "notify",
-            "action": "slack.post_message",
-            "with": {"channel": "#eng", "text": "PR #{{ event.data.number }} opened"},
-            "retry": {"max_attempts": 5, "initial": "1s", "max": "5s"},
-        }
-    ],
+RUNNER_CLUSTER = "runners"
+CONCURRENCY = "bench-concurrency"
+LATENCY = "bench-latency"
+OPTION_SETTINGS = {
+    "workers": "Q_WORKERS",
+    "runners": "WORKFLOW_RUNNERS",
+    "pool": "HTTP_REQUEST_POOL_MAX",
+    "in-flight": "WORKFLOW_MAX_IN_FLIGHT",
 }
+
+
+def concurrency_workflow(upstream_url: str) -> dict:
+    return {
+        "name": CONCURRENCY,
+        "trigger": {"event": "github.pull_request.opened"},
+        "steps": [
+            {
+                "id": "deploy_hook",
+                "action": "core.http_request",
+                "with": {
+                    "method": "POST",
+                    "url": f"{upstream_url}/slow",
+                    "json": {"pr": "{{ event.data.number }}"},
+                },
+                "retry": {"max_attempts": 5, "initial": "1s", "max": "5s"},
+            }
+        ],
+    }
+
+
 LATENCY_WORKFLOW = {
-    "name": "bench-latency",
+    "name": LATENCY,
     "trigger": {"event": "github.issues.opened"},
     "steps": [
         {
@@ -67,37 +93,36 @@ LATENCY_WORKFLOW = {
 
 def main(argv: list[str]) -> int:
     options = dict(arg.lstrip("-").split("=", 1) for arg in argv if "=" in arg)
-    runs = int(options.get("runs", 1000))
-    delay = float(options.get("delay", 1))
-    rate = int(options.get("rate", 200))
-    seconds = int(options.get("seconds", 10))
+    runs, delay = int(options.get("runs", 1000)), float(options.get("delay", 1))
+    rate, seconds = int(options.get("rate", 200)), int(options.get("seconds", 10))
+    mode = options.get("mode", "processes")
     database_url = prepare_database()
     setup_django(database_url)
     from tests.fakes.platforms import FakePlatforms
 
-    fake = FakePlatforms().start()
-    env = server_env(database_url, fake, options)
-    server, url = start_server(env)
+    fake, upstream = FakePlatforms().start(), Upstream(delay).start()
+    save(concurrency_workflow(upstream.url))
+    save(LATENCY_WORKFLOW)
+    env = server_env(database_url, fake, options, mode)
+    server, url = stack.start_server(env, *(["--runners=0"] if mode != "processes" else []))
+    extra = start_runner_cluster(env) if mode == "cluster" else None
+    roots = [server.pid] + ([extra.pid] if extra else [])
     try:
-        reference = reference_calls(fake, runs, delay)
-        concurrency = concurrency_phase(fake, server, url, runs, delay)
-        latency = latency_phase(fake, url, rate, seconds)
-        per_step = None
-        if int(options.get("per-step", 0)):
-            from bench.workflows_per_step import measure
-
-            per_step = measure(int(options["per-step"]), delay, fake)
+        idle = stack.snapshot(roots)
+        reference = reference_calls(upstream, runs)
+        concurrency = concurrency_phase(upstream, roots, url, runs)
+        latency = latency_phase(url, rate, seconds)
+        mixed = mixed_phase(upstream, url, runs, rate, seconds)
+        per_step = per_step_phase(options, delay, fake)
     finally:
-        stop_server(server)
+        for process in filter(None, [extra, server]):
+            stack.stop_server(process)
         fake.stop()
-    if per_step:
-        print(
-            f"alternative, one task per step: {per_step['count']} steps at {delay:g} s in "
-            f"{per_step['elapsed_s']:.2f} s = {per_step['per_s']:.1f} steps/s "
-            f"(the runner: {runs} in {concurrency['elapsed_s']:.2f} s = "
-            f"{runs / concurrency['elapsed_s']:.1f} steps/s)"
-        )
-    return report(reference, concurrency, latency, options, runs, delay, rate, seconds)
+    print(f"mode: {mode}; settings: {json.dumps(options) if options else 'defaults'}")
+    report_memory(idle, concurrency)
+    met = report(reference, concurrency, latency, mixed, per_step, runs, delay, rate, seconds)
+    emit("workflows", summary(mode, options, idle, reference, concurrency, latency, mixed, met))
+    return 0 if met else 1
 
 
 # --- environment --------------------------------------------------------------------------
@@ -130,6 +155,7 @@ def setup_django(database_url: str) -> None:
         REDIS_URL=REDIS_URL,
         DJANGO_SETTINGS_MODULE="contexten_site.settings",
         LOG_LEVEL="WARNING",
+        HTTP_REQUEST_ALLOWLIST="127.0.0.1",
     )
     sys.path.insert(0, str(BASE_DIR))
     import django
@@ -140,114 +166,35 @@ def setup_django(database_url: str) -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-def server_env(database_url: str, fake, options: dict) -> dict:
-    return {
-        **os.environ,
-        **fake.env(),
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-" + "k" * 40,
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
-        "SLACK_POOL_MAX": options.get("slack-pool", "15"),
-        "Q_WORKERS": options.get("workers", "6"),
-        "WORKFLOW_RUNNERS": options.get("runners", "1"),
-        "WORKFLOW_MAX_IN_FLIGHT": options.get("in-flight", "500"),
+def server_env(database_url: str, fake, options: dict, mode: str) -> dict:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in OPTION_SETTINGS.values() and not key.startswith("WORKFLOW_")
     }
-
-
-def start_server(env: dict) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--port", str(port)],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
+    env.update(fake.env())  # the fakes' URLs and tokens, and HTTP_REQUEST_ALLOWLIST for loopback
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=REDIS_URL,
+        DEBUG="false",
+        SECRET_KEY="bench-" + "k" * 40,
+        GITHUB_WEBHOOK_SECRET=SECRET,
+        LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health/live", timeout=2):  # noqa: S310
-                time.sleep(3)  # let qcluster finish starting its workers
-                return server, url
-        except OSError:
-            time.sleep(0.3)
-    stop_server(server)
-    raise SystemExit("error: manage.py serve did not answer within 90 s")
+    env.update({OPTION_SETTINGS[k]: v for k, v in options.items() if k in OPTION_SETTINGS})
+    if mode == "cluster":
+        env["WORKFLOW_RUNNER_CLUSTER"] = RUNNER_CLUSTER
+    return env
 
 
-def stop_server(server: subprocess.Popen) -> None:
-    import signal
-
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def start_runner_cluster(env: dict):
+    return stack.start_process({**env, "Q_CLUSTER_NAME": RUNNER_CLUSTER}, "qcluster")
 
 
 def save(document: dict) -> None:
     from orchestrator.workflows import definitions
 
     definitions.create_workflow(document)
-
-
-# --- RSS ----------------------------------------------------------------------------------
-class RssSampler(threading.Thread):
-    """Peak of the summed VmRSS of a process and all its descendants."""
-
-    def __init__(self, root_pid: int):
-        super().__init__(daemon=True)
-        self.root_pid, self.peak_kb, self.peak_processes = root_pid, 0, 0
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            pids = descendants(self.root_pid)
-            total = sum(rss_kb(pid) for pid in pids)
-            if total > self.peak_kb:
-                self.peak_kb, self.peak_processes = total, len(pids)
-            self.done.wait(0.1)
-
-
-def descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
-    found, queue = [], [root]
-    while queue:
-        pid = queue.pop()
-        found.append(pid)
-        queue.extend(children.get(pid, []))
-    return found
-
-
-def rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 # --- load ---------------------------------------------------------------------------------
@@ -283,28 +230,25 @@ async def send_webhooks(url: str, bodies: list[tuple[str, str, bytes]], rate: fl
     return statuses
 
 
-def reference_calls(fake, runs: int, delay: float) -> float:
-    """The floor: the same number of chat.postMessage calls from a bare aiohttp client."""
+def reference_calls(upstream: Upstream, runs: int) -> float:
+    """The floor: the same number of calls to the upstream from a bare aiohttp client."""
     import aiohttp
 
-    fake.set_delay("slack", delay)
-
     async def go() -> float:
-        headers = {"Authorization": f"Bearer {fake.SLACK_TOKEN}"}
         connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        async with aiohttp.ClientSession(connector=connector) as session:
             start = time.monotonic()
 
             async def call(n):
-                body = {"channel": "#eng", "text": f"reference {n}"}
-                async with session.post(f"{fake.slack_url}/chat.postMessage", json=body) as r:
+                headers = {"Idempotency-Key": f"reference-{n}"}
+                async with session.post(f"{upstream.url}/slow", json={}, headers=headers) as r:
                     await r.read()
 
             await asyncio.gather(*(call(n) for n in range(runs)))
             return time.monotonic() - start
 
     elapsed = asyncio.run(go())
-    fake.reset()
+    upstream.reset()
     return elapsed
 
 
@@ -314,45 +258,55 @@ def wait_for_runs(workflow: str, expected: int, timeout_s: float = 300) -> None:
     finished = ["succeeded", "failed", "cancelled"]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        runs = Run.objects.filter(workflow__name=workflow)
-        if runs.filter(status__in=finished).count() >= expected:
+        runs = Run.objects.filter(workflow__name=workflow, status__in=finished)
+        if runs.count() >= expected:
             return
         time.sleep(0.25)
     print(f"warning: {workflow}: not all {expected} runs finished within {timeout_s:.0f} s")
 
 
-def concurrency_phase(fake, server, url: str, runs: int, delay: float) -> dict:
+def burst_bodies(prefix: str, runs: int) -> list:
+    return [
+        ("pull_request", f"{prefix}-{n}", json.dumps(pr_payload(n)).encode()) for n in range(runs)
+    ]
+
+
+def stream_bodies(prefix: str, count: int) -> list:
+    return [
+        ("issues", f"{prefix}-{n}", json.dumps(issue_payload(n)).encode()) for n in range(count)
+    ]
+
+
+def concurrency_phase(upstream: Upstream, roots: list[int], url: str, runs: int) -> dict:
+    sampler = stack.RssSampler(roots)
+    sampler.start()
+    first_sent = time.time()
+    statuses = asyncio.run(send_webhooks(url, burst_bodies("burst", runs), rate=None))
+    sent_s = time.time() - first_sent
+    wait_for_runs(CONCURRENCY, runs)
+    sampler.stop()
+    result = burst_result(upstream, "burst", first_sent, runs)
+    return {**result, "accepted": sum(s == 202 for s in statuses), "sent_s": sent_s,
+            "peak_rss_mb": sampler.peak_kb / 1024, "processes": sampler.peak_processes,
+            "per_process": sampler.per_process}  # fmt: skip
+
+
+def burst_result(upstream: Upstream, prefix: str, first_sent: float, runs: int) -> dict:
     from django.db.models import Max
 
     from orchestrator.workflows.models import Run
 
-    save(CONCURRENCY_WORKFLOW)
-    fake.set_delay("slack", delay)
-    bodies = [
-        ("pull_request", f"bench-pr-{n}", json.dumps(pr_payload(n)).encode()) for n in range(runs)
-    ]
-    sampler = RssSampler(server.pid)
-    sampler.start()
-    first_sent = time.time()
-    statuses = asyncio.run(send_webhooks(url, bodies, rate=None))
-    sent_s = time.time() - first_sent
-    wait_for_runs(CONCURRENCY_WORKFLOW["name"], runs)
-    sampler.done.set()
-    sampler.join()
-    mine = Run.objects.filter(workflow__name=CONCURRENCY_WORKFLOW["name"])
+    mine = Run.objects.filter(workflow__name=CONCURRENCY, event__delivery_id__startswith=prefix)
     last = mine.aggregate(last=Max("finished_at"))["last"]
     result = {
-        "accepted": sum(status == 202 for status in statuses),
-        "sent_s": sent_s,
         "elapsed_s": (last.timestamp() - first_sent) if last else float("nan"),
+        "last_finished": last.timestamp() if last else float("nan"),
         "succeeded": mine.filter(status="succeeded").count(),
-        "peak_rss_mb": sampler.peak_kb / 1024,
-        "processes": sampler.peak_processes,
-        "posted": len(fake.created("slack")),
-        "duplicates": sum(count - 1 for count in fake.duplicates("slack").values()),
-        "peak_in_flight": fake.peak_in_flight(),
+        "calls": upstream.calls(),
+        "duplicates": upstream.duplicates(),
+        "peak_in_flight": upstream.peak,
     }
-    fake.set_delay("slack", 0)
+    upstream.reset()
     return result
 
 
@@ -365,23 +319,74 @@ def pr_payload(n: int) -> dict:
     }
 
 
-def latency_phase(fake, url: str, rate: int, seconds: int) -> dict:
+def latency_phase(url: str, rate: int, seconds: int) -> dict:
+    bodies = stream_bodies("alone", rate * seconds)
+    asyncio.run(send_webhooks(url, bodies, rate=rate))
+    wait_for_runs(LATENCY, len(bodies))
+    return latencies("alone")
+
+
+def latencies(prefix: str, window: tuple[float, float] | None = None) -> dict:
+    """Stored -> first step started, per run of the latency workflow (optionally only for
+    events received inside `window`, epoch seconds)."""
     from orchestrator.workflows.models import StepRun
 
-    save(LATENCY_WORKFLOW)
-    count = rate * seconds
-    bodies = [
-        ("issues", f"bench-issue-{n}", json.dumps(issue_payload(n)).encode()) for n in range(count)
-    ]
-    asyncio.run(send_webhooks(url, bodies, rate=rate))
-    wait_for_runs(LATENCY_WORKFLOW["name"], count)
     rows = StepRun.objects.filter(
-        run__workflow__name=LATENCY_WORKFLOW["name"], position=0, started_at__isnull=False
+        run__workflow__name=LATENCY,
+        run__event__delivery_id__startswith=prefix,
+        position=0,
+        started_at__isnull=False,
     ).values_list("run__event__received_at", "run__created_at", "started_at")
+    if window:
+        rows = [row for row in rows if window[0] <= row[0].timestamp() <= window[1]]
     total = [(started - received).total_seconds() * 1000 for received, _, started in rows]
     to_run = [(created - received).total_seconds() * 1000 for received, created, _ in rows]
-    to_step = [(started - created).total_seconds() * 1000 for _, created, started in rows]
-    return {"count": len(total), "total": total, "to_run": to_run, "to_step": to_step}
+    return {"count": len(total), "total": total, "to_run": to_run}
+
+
+def mixed_phase(upstream: Upstream, url: str, runs: int, rate: int, seconds: int) -> dict:
+    """The stream at `rate`/s with the burst fired one second in; probes throughout."""
+    stream = stream_bodies("mix-stream", rate * seconds)
+
+    async def go() -> tuple[float, dict]:
+        probes = {"/health/": [], "/admin/login/": []}
+        done = asyncio.Event()
+        streaming = asyncio.create_task(send_webhooks(url, stream, rate=rate))
+        probing = asyncio.create_task(probe(url, probes, done))
+        await asyncio.sleep(1.0)
+        first_sent = time.time()
+        await send_webhooks(url, burst_bodies("mix-burst", runs), rate=None)
+        await streaming
+        done.set()
+        await probing
+        return first_sent, probes
+
+    first_sent, probes = asyncio.run(go())
+    wait_for_runs(LATENCY, rate * seconds * 2)
+    wait_for_runs(CONCURRENCY, runs * 2)
+    burst = burst_result(upstream, "mix-burst", first_sent, runs)
+    during = latencies("mix-stream", (first_sent, burst["last_finished"]))
+    stream = latencies("mix-stream")
+    return {"burst": burst, "stream": stream, "during": during, "probes": probes}
+
+
+async def probe(url: str, probes: dict, done: asyncio.Event) -> None:
+    """GET each probe path every 0.25 s: (status, ms) per answer, status 0 on no answer."""
+    import aiohttp
+
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        while not done.is_set():
+            for path, answers in probes.items():
+                start = time.monotonic()
+                try:
+                    async with session.get(url + path, allow_redirects=False) as response:
+                        await response.read()
+                        status = response.status
+                except (aiohttp.ClientError, TimeoutError):
+                    status = 0
+                answers.append((status, (time.monotonic() - start) * 1000))
+            await asyncio.sleep(0.25)
 
 
 def issue_payload(n: int) -> dict:
@@ -392,6 +397,14 @@ def issue_payload(n: int) -> dict:
     }
 
 
+def per_step_phase(options: dict, delay: float, fake):
+    if not int(options.get("per-step", 0)):
+        return None
+    from bench.workflows_per_step import measure
+
+    return measure(int(options["per-step"]), delay, fake)
+
+
 # --- report -------------------------------------------------------------------------------
 def pct(values: list[float], q: float) -> float:
     if not values:
@@ -400,34 +413,90 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def report(reference, concurrency, latency, options, runs, delay, rate, seconds) -> int:
-    c = concurrency
-    print(f"settings: {json.dumps(options) if options else 'defaults'}")
-    print(f"reference: {runs} direct chat.postMessage calls at {delay:g} s: {reference:.2f} s")
+def report_memory(idle: dict, concurrency: dict) -> None:
+    idle_roles, peak_roles = stack.by_role(idle), stack.by_role(concurrency["per_process"])
+    print("memory (MB): role: processes, idle sum (largest), under load sum of peaks (largest)")
+    for name in sorted(set(idle_roles) | set(peak_roles)):
+        i, p = idle_roles.get(name, (0, 0, 0)), peak_roles.get(name, (0, 0, 0))
+        print(
+            f"  {name}: {p[0] or i[0]}, idle {i[1]:.0f} ({i[2]:.0f}), load {p[1]:.0f} ({p[2]:.0f})"
+        )
+    total_idle = sum(kb for _, kb in idle.values()) / 1024
+    print(f"  all: idle {total_idle:.0f}, peak of the sum {concurrency['peak_rss_mb']:.0f} "
+          f"over {concurrency['processes']} processes")  # fmt: skip
+
+
+def line(name: str, values: list[float], rate: int) -> str:
+    return (
+        f"latency {name}: n={len(values)} at {rate}/s: p50 {pct(values, 50):.1f} ms, "
+        f"p95 {pct(values, 95):.1f} ms, p99 {pct(values, 99):.1f} ms, "
+        f"max {max(values, default=float('nan')):.1f} ms"
+    )
+
+
+def report(reference, c, latency, mixed, per_step, runs, delay, rate, seconds) -> int:
+    print(f"reference: {runs} direct aiohttp calls at {delay:g} s: {reference:.2f} s")
     print(
         f"concurrency: {c['accepted']}/{runs} webhooks accepted in {c['sent_s']:.2f} s; "
         f"{c['succeeded']} runs succeeded; first webhook -> last run finished "
         f"{c['elapsed_s']:.2f} s ({c['elapsed_s'] / reference:.1f}x the reference); "
-        f"peak RSS {c['peak_rss_mb']:.0f} MB over {c['processes']} processes; "
-        f"{c['posted']} messages posted, {c['duplicates']} duplicates; "
-        f"peak {c['peak_in_flight']} requests in flight at the fake"
+        f"{c['calls']} calls, {c['duplicates']} made twice; "
+        f"peak {c['peak_in_flight']} in flight at the upstream"
     )
-    for name, key in [("stored->step started", "total"), ("stored->run created", "to_run"),
-                      ("run created->step started", "to_step")]:  # fmt: skip
-        values = latency[key]
-        print(
-            f"latency {name}: n={len(values)} at {rate}/s for {seconds} s: "
-            f"p50 {pct(values, 50):.1f} ms, p95 {pct(values, 95):.1f} ms, "
-            f"p99 {pct(values, 99):.1f} ms, max {max(values, default=float('nan')):.1f} ms"
-        )
-    ok = (
-        c["elapsed_s"] <= 10
-        and c["peak_rss_mb"] < 2048
-        and c["duplicates"] == 0
-        and c["succeeded"] == runs
-        and pct(latency["total"], 95) < 100
+    print(line(f"alone, {seconds} s", latency["total"], rate))
+    b = mixed["burst"]
+    print(
+        f"mixed: burst of {runs} finished {b['elapsed_s']:.2f} s after its first webhook, "
+        f"{b['succeeded']} succeeded, {b['duplicates']} made twice"
     )
-    print(f"targets (<=10 s, <2 GB, no duplicates, p95 <100 ms): {'met' if ok else 'NOT met'}")
+    print(line("mixed, whole stream", mixed["stream"]["total"], rate))
+    print(line("mixed, while the burst was in flight", mixed["during"]["total"], rate))
+    for path, answers in mixed["probes"].items():
+        ms = [m for status, m in answers if status]
+        bad = sum(status not in (200, 302) for status, _ in answers)
+        print(f"probe {path}: {len(answers)} probes, {bad} not answered 200/302, "
+              f"p50 {pct(ms, 50):.0f} ms, p95 {pct(ms, 95):.0f} ms, "
+              f"max {max(ms, default=0):.0f} ms")  # fmt: skip
+    if per_step:
+        print(f"alternative, one task per step: {per_step['count']} steps at {delay:g} s in "
+              f"{per_step['elapsed_s']:.2f} s = {per_step['per_s']:.1f} steps/s")  # fmt: skip
+    met = (
+        c["elapsed_s"] <= 10 and c["peak_rss_mb"] < 2048 and c["duplicates"] == 0
+        and c["succeeded"] == runs and pct(mixed["during"]["total"], 95) < 100
+    )  # fmt: skip
+    print(
+        f"targets (<=10 s, <2 GB, no call twice, mixed p95 <100 ms): {'met' if met else 'NOT met'}"
+    )
     if latency["total"]:
-        print(f"latency median: {statistics.median(latency['total']):.1f} ms")
-    return 0
+        print(f"latency median alone: {statistics.median(latency['total']):.1f} ms")
+    return met
+
+
+def summary(mode, options, idle, reference, c, latency, mixed, met) -> dict:
+    """The figures `manage.py bench` writes into docs/performance.md."""
+
+    def spread(values):
+        return {q: round(pct(values, q), 1) for q in (50, 95, 99)}
+
+    peaks = stack.by_role(c["per_process"])
+    memory = {
+        name: {"processes": n, "idle_mb": round(mb), "load_mb": round(peaks.get(name, (0, 0))[1])}
+        for name, (n, mb, _) in stack.by_role(idle).items()
+    }
+    probes = {
+        path: {"answered": sum(st in (200, 302) for st, _ in a), "probes": len(a),
+               "p95_ms": round(pct([m for st, m in a if st], 95))}
+        for path, a in mixed["probes"].items()
+    }  # fmt: skip
+    return {
+        "mode": mode, "settings": options or "defaults", "met": met,
+        "reference_s": round(reference, 2), "elapsed_s": round(c["elapsed_s"], 2),
+        "ratio": round(c["elapsed_s"] / reference, 1), "succeeded": c["succeeded"],
+        "calls": c["calls"], "duplicates": c["duplicates"], "peak_in_flight": c["peak_in_flight"],
+        "peak_rss_mb": round(c["peak_rss_mb"]), "processes": c["processes"],
+        "idle_rss_mb": round(sum(kb for _, kb in idle.values()) / 1024), "memory": memory,
+        "latency_alone": spread(latency["total"]),
+        "mixed_burst_s": round(mixed["burst"]["elapsed_s"], 2),
+        "mixed_duplicates": mixed["burst"]["duplicates"],
+        "latency_mixed": spread(mixed["during"]["total"]), "probes": probes,
+    }  # fmt: skip

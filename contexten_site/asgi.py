@@ -14,14 +14,17 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from contexten_site.routing import websocket_urlpatterns  # noqa: E402
 from orchestrator.events.asgi import WebhookFastPath  # noqa: E402
+from orchestrator.flags.asgi import OfrepFastPath  # noqa: E402
 from orchestrator.health import metrics  # noqa: E402
+from orchestrator.health.asgi import ProbeFastPath  # noqa: E402
 
 metrics.enable_background_flush()
 
 application = ProtocolTypeRouter(
     {
-        # Webhook POSTs skip Django's HTTP stack (measured: docs/architecture.md, "Events").
-        "http": WebhookFastPath(django_asgi_app),
+        # Webhooks, warm OFREP evaluations and the liveness probe skip Django's HTTP stack and
+        # its one sync thread (measured: docs/performance.md, "The HTTP surface").
+        "http": ProbeFastPath(OfrepFastPath(WebhookFastPath(django_asgi_app))),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -135,3 +135,19 @@ def read_extension_settings(env: environ.Env, declared) -> dict[str, object]:
     for setting in declared:
         values.setdefault(setting.name, read_declared(env, setting))
     return values
+
+
+def read_host_list(env: environ.Env, name: str) -> list[str]:
+    """Comma-separated host names, IP addresses or networks (CIDR); others stop start-up."""
+    import ipaddress
+    import re
+
+    entries = [entry.strip().lower() for entry in env.list(name, default=[]) if entry.strip()]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry.strip("[]"), strict=False)
+        except ValueError:
+            label = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+            if not re.fullmatch(rf"{label}(\.{label})*", entry):
+                fail(name, f"holds {entry!r}, which is neither a host name nor an IP network")
+    return entries

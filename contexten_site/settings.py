@@ -5,6 +5,7 @@ mode, the django-q2 ORM broker, a local-memory cache and a database-backed chann
 Production sets DATABASE_URL (Postgres through Django's psycopg pool) and REDIS_URL.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -12,6 +13,7 @@ import environ
 from contexten_site.envtools import (
     database_from_url,
     read_extension_settings,
+    read_host_list,
     read_int,
     read_networks,
     read_secret,
@@ -130,13 +132,21 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# A measured alternative to runner processes (docs/architecture.md): runner tasks on a
+# django-q2 cluster of their own, started as `Q_CLUSTER_NAME=<name> manage.py qcluster`.
+WORKFLOW_RUNNER_CLUSTER = env.str("WORKFLOW_RUNNER_CLUSTER", default="")
+if WORKFLOW_RUNNER_CLUSTER:
+    Q_CLUSTER["ALT_CLUSTERS"] = {
+        WORKFLOW_RUNNER_CLUSTER: {"workers": read_int(env, "WORKFLOW_RUNNERS", 1)}
+    }
 
 # --- Workflow engine (orchestrator/workflows) ---------------------------------------------
 # Steps one runner task keeps in flight at once (asyncio, not processes).
 WORKFLOW_MAX_IN_FLIGHT = read_int(env, "WORKFLOW_MAX_IN_FLIGHT", 500)
-# Runners driving steps at once, each in its own worker process with its own platform pools
-# (leases "runner:0".."runner:K-1"); keep it below Q_WORKERS so dispatch is never starved.
-WORKFLOW_RUNNERS = read_int(env, "WORKFLOW_RUNNERS", 1)
+# Runner processes `manage.py serve` starts, each with its own platform pools: one per core,
+# since a busy runner is CPU-bound. Without runner processes (qcluster alone) it caps the
+# runner tasks instead (leases "runner:0".."runner:K-1"), each of which holds a worker.
+WORKFLOW_RUNNERS = read_int(env, "WORKFLOW_RUNNERS", len(os.sched_getaffinity(0)))
 # A running step whose heartbeat is older than this is re-driven by the sweeper (seconds).
 WORKFLOW_HEARTBEAT_TIMEOUT = read_int(env, "WORKFLOW_HEARTBEAT_TIMEOUT", 60)
 WORKFLOW_SWEEP_MINUTES = read_int(env, "WORKFLOW_SWEEP_MINUTES", 1)
@@ -145,6 +155,8 @@ WORKFLOW_RUNNER_LIFETIME = read_int(env, "WORKFLOW_RUNNER_LIFETIME", 45)
 # An idle runner stays for steps due within this many seconds (backoff, open breakers).
 WORKFLOW_RUNNER_MAX_WAIT = read_int(env, "WORKFLOW_RUNNER_MAX_WAIT", 30)
 WORKFLOW_POLL_MS = read_int(env, "WORKFLOW_POLL_MS", 20)
+# Finished runs (and their steps) older than this are pruned hourly (workflows.prune).
+WORKFLOW_RETENTION_DAYS = read_int(env, "WORKFLOW_RETENTION_DAYS", 30)
 
 # --- Auth, i18n, static ---------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -204,6 +216,11 @@ globals().update(read_extension_settings(env, declared_settings()))
 
 # --- Platform clients: timeouts, circuit breakers, lookup cache -----------------------------
 PLATFORM_HTTP_TIMEOUT = read_int(env, "PLATFORM_HTTP_TIMEOUT", 30)  # seconds per call
+# core.http_request: connections per process, sized for 1,000 one-second calls in flight
+# across the default runners (SPEC §11), and the loopback/private/link-local hosts and
+# networks it may reach (empty: none; an SSRF guard).
+HTTP_REQUEST_POOL_MAX = read_int(env, "HTTP_REQUEST_POOL_MAX", 500)
+HTTP_REQUEST_ALLOWLIST = read_host_list(env, "HTTP_REQUEST_ALLOWLIST")
 BREAKER_FAILURE_RATE = read_int(env, "BREAKER_FAILURE_RATE", 50)  # percent of the window
 BREAKER_WINDOW = read_int(env, "BREAKER_WINDOW", 20)  # last N calls
 BREAKER_MIN_CALLS = read_int(env, "BREAKER_MIN_CALLS", 10)
@@ -277,7 +294,9 @@ LOGGING = {
 # --- Serving --------------------------------------------------------------------------------
 HOST = env.str("HOST", default="127.0.0.1")
 PORT = read_int(env, "PORT", 8000)
-WEB_CONCURRENCY = read_int(env, "WEB_CONCURRENCY", 1)
+# One uvicorn process per usable core: at one process ingest measured 0.44-0.46 of pgbench,
+# at two (this machine's cores) 0.64 (docs/performance.md).
+WEB_CONCURRENCY = read_int(env, "WEB_CONCURRENCY", len(os.sched_getaffinity(0)))
 DEMO_ADMIN_USERNAME = env.str("DEMO_ADMIN_USERNAME", default="admin")
 DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="contexten-demo")
 

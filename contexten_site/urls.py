@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from orchestrator.events.urls import webhook_urlpatterns
+from orchestrator.flags.ofrep import MOUNT as OFREP_MOUNT
 from orchestrator.health.dashboard import dashboard_page
 from orchestrator.health.scrape import metrics_view
 
@@ -46,5 +47,5 @@ urlpatterns = [
     # Webhooks (orchestrator/events + integrations/*/webhook) and OFREP (orchestrator/flags)
     # add their paths below.
     *webhook_urlpatterns,
-    path("ofrep/v1/", include("orchestrator.flags.urls")),
+    path(OFREP_MOUNT, include("orchestrator.flags.urls")),
 ]

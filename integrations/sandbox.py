@@ -195,6 +195,8 @@ class PlatformSandbox:
             "GITHUB_TOKEN": self.GITHUB_TOKEN,
             "LINEAR_API_KEY": self.LINEAR_KEY,
             "SLACK_BOT_TOKEN": self.SLACK_TOKEN,
+            # core.http_request refuses loopback unless allowed (the SSRF guard).
+            "HTTP_REQUEST_ALLOWLIST": self.host,
         }
 
     # --- programming -------------------------------------------------------------------

@@ -107,7 +107,9 @@ def subprocess_env(transactional_db):
     return env
 
 
-def wait_for_http(url: str, timeout_s: float = 60, process: subprocess.Popen | None = None) -> None:
+def wait_for_http(
+    url: str, timeout_s: float = 150, process: subprocess.Popen | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -138,7 +140,9 @@ def served(subprocess_env):
     process = start_served(subprocess_env, port)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(f"{base_url}/health/live", process=process)
+        # Web (one process per core), workers and runners import Django at once: on a loaded
+        # 2-core machine that took 76 s.
+        wait_for_http(f"{base_url}/health/live", timeout_s=150, process=process)
         yield base_url, process
     finally:
         if process.poll() is None:

@@ -13,7 +13,10 @@ class CoreConfig(AppConfig):
         from orchestrator.core import (
             checks,  # noqa: F401 - registers the system checks
             forksafe,
+            lifeline,
         )
 
         # django-q2 forks its workers; every process must drop inherited pool connections.
         forksafe.install()
+        # Under `manage.py serve`, every descendant dies with its parent (even on kill -9).
+        lifeline.install()

@@ -83,6 +83,10 @@ class Cached(Generic[T]):
         self.next_check = 0.0
         self.loaded = False
 
+    def due(self) -> bool:
+        """Not loaded, or due for a generation check (which reads the store)."""
+        return not self.loaded or time.monotonic() >= self.next_check
+
     def get(self) -> T:
         if time.monotonic() >= self.next_check:
             self.refresh()

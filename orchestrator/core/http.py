@@ -18,10 +18,8 @@ repeating it).
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +27,7 @@ import aiohttp
 from django.conf import settings
 
 from extensions.api import ActionError
+from orchestrator.core.retry_after import remaining, retry_after_seconds
 from orchestrator.health import breakers
 
 logger = logging.getLogger("contexten.integrations")
@@ -122,42 +121,6 @@ def status_error(platform: str, answer: Answer) -> PlatformError | None:
     return PlatformError(message, permanent=True, status=status)
 
 
-def retry_after_seconds(headers: dict[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait from Retry-After (seconds or HTTP date) or X-RateLimit-Reset (epoch)."""
-    now = time.time() if now is None else now
-    value = _header(headers, "Retry-After")
-    if value:
-        try:
-            return max(float(value), 0.0)
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if _is_date(value) else None
-            return max(parsed.timestamp() - now, 0.0) if parsed else None
-    if remaining(headers) == 0:
-        reset = _header(headers, "X-RateLimit-Reset")
-        if reset and reset.isdigit():
-            return max(float(reset) - now, 0.0)
-    return None
-
-
-def remaining(headers: dict[str, str]) -> int | None:
-    value = _header(headers, "X-RateLimit-Remaining")
-    return int(value) if value and value.isdigit() else None
-
-
-def _header(headers: dict[str, str], name: str) -> str | None:
-    if name in headers:
-        return headers[name]
-    lowered = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == lowered), None)
-
-
-def _is_date(value: str) -> bool:
-    try:
-        return email.utils.parsedate_to_datetime(value) is not None
-    except (TypeError, ValueError):
-        return False
-
-
 def error_message(data: Any) -> str:
     """The platform's own words, in one line: a `message` or `error` field, GraphQL errors."""
     if isinstance(data, dict):
@@ -182,7 +145,12 @@ _sessions: dict[int, tuple[asyncio.AbstractEventLoop, dict[tuple, aiohttp.Client
 _keepers: dict[int, list] = {}
 
 
-async def session_for(platform: str, base_url: str, headers: dict[str, str]):
+async def session_for(
+    platform: str,
+    base_url: str,
+    headers: dict[str, str],
+    connector_class: type[aiohttp.TCPConnector] = aiohttp.TCPConnector,
+):
     """The running loop's session for this platform and configuration, made on first use."""
     loop = asyncio.get_running_loop()
     entry = _sessions.get(id(loop))
@@ -192,7 +160,7 @@ async def session_for(platform: str, base_url: str, headers: dict[str, str]):
     key = (platform, base_url, tuple(sorted(headers.items())), pool_max(platform))
     session = entry[1].get(key)
     if session is None or session.closed:
-        session = entry[1][key] = _new_session(key[3], headers)
+        session = entry[1][key] = _new_session(key[3], headers, connector_class)
         await _close_with_loop(loop, session)
     return session
 
@@ -201,8 +169,10 @@ def pool_max(platform: str) -> int:
     return int(getattr(settings, f"{platform.upper()}_POOL_MAX", 10))
 
 
-def _new_session(limit: int, headers: dict[str, str]) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=limit, ttl_dns_cache=300, keepalive_timeout=30)
+def _new_session(
+    limit: int, headers: dict[str, str], connector_class: type[aiohttp.TCPConnector]
+) -> aiohttp.ClientSession:
+    connector = connector_class(limit=limit, ttl_dns_cache=300, keepalive_timeout=30)
     return aiohttp.ClientSession(
         connector=connector, headers={"User-Agent": "contexten/0.1", **headers}
     )

@@ -1,8 +1,11 @@
-"""Run web (uvicorn, ASGI) and workers (django-q2 qcluster) together in the foreground.
+"""Run web (uvicorn, ASGI), workers (django-q2 qcluster) and the workflow runners together.
 
 A small supervisor rather than honcho: it must refuse a busy port with one line, wait for the
-web process to answer before announcing the URLs, and exit non-zero when a child dies, which
-is what operators and CI need and what a Procfile runner does not do.
+web process to answer before announcing the URLs, and exit non-zero when web or workers die,
+which is what operators and CI need and what a Procfile runner does not do. A runner that dies
+is started again (its steps are taken over through their heartbeats), unless it keeps dying at
+start-up. Every child dies with the supervisor, even after kill -9 (`lifeline`), so a restart
+finds the port free.
 """
 
 import contextlib
@@ -17,9 +20,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator.core import lifeline
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-STARTUP_TIMEOUT_S = 60
+STARTUP_TIMEOUT_S = 120  # web, workers and runners start together; slow on a busy 2-core host
 STOP_GRACE_S = 10
+RUNNER_PREFIX = "runner-"
+EARLY_DEATH_S = 5  # a runner dying this soon after its start counts towards giving up
+EARLY_DEATHS_ALLOWED = 3
 
 
 class StartupError(Exception):
@@ -54,12 +62,19 @@ def worker_command() -> list[str]:
     return [sys.executable, str(BASE_DIR / "manage.py"), "qcluster", "--skip-checks"]
 
 
+def runner_command() -> list[str]:
+    return [sys.executable, str(BASE_DIR / "manage.py"), "runworkflows", "--skip-checks"]
+
+
 @dataclass
 class Supervisor:
     host: str
     port: int
     web_workers: int = 1
+    runners: int = 1
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
+    started_at: dict[str, float] = field(default_factory=dict)
+    early_deaths: int = 0
     stopping: bool = False
     # Extra supervised children (name -> argv, started before web) and the environment of
     # every child (None: this process's): `make run` adds its sandboxes this way.
@@ -72,12 +87,21 @@ class Supervisor:
             self.spawn(name, command)
         self.spawn("web", web_command(self.host, self.port, self.web_workers))
         self.spawn("workers", worker_command())
+        for index in range(self.runners):
+            self.spawn(f"{RUNNER_PREFIX}{index}", runner_command())
 
     def spawn(self, name: str, command: list[str]) -> None:
-        # A new session per child so a signal reaches the child's own workers too.
+        # A new session per child so a signal reaches the child's own workers too; the
+        # lifeline ties the child (and, through the environment, its descendants) to us.
+        env = {**(self.env if self.env is not None else os.environ), lifeline.ENV: "1"}
         self.children[name] = subprocess.Popen(  # noqa: S603 - our own fixed argv
-            command, cwd=BASE_DIR, start_new_session=True, env=self.env
+            command,
+            cwd=BASE_DIR,
+            env=env,
+            start_new_session=True,
+            preexec_fn=lifeline.preexec_for(os.getpid()),  # the supervisor has one thread
         )
+        self.started_at[name] = time.monotonic()
 
     def wait_until_ready(self, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
         """Block until /health/live answers; fail if a child dies first."""
@@ -103,10 +127,27 @@ class Supervisor:
             if code is not None:
                 raise StartupError(f"{name} exited with status {code}")
 
+    def restart_dead_runners(self) -> None:
+        """Start a dead runner again; give up (StartupError) if runners keep dying at once."""
+        for name, child in list(self.children.items()):
+            if not name.startswith(RUNNER_PREFIX) or child.poll() is None:
+                continue
+            lived = time.monotonic() - self.started_at[name]
+            self.early_deaths = self.early_deaths + 1 if lived < EARLY_DEATH_S else 0
+            if self.early_deaths > EARLY_DEATHS_ALLOWED:
+                raise StartupError(f"{name} keeps exiting (status {child.returncode})")
+            print(
+                f"warning: {name} exited with status {child.returncode}; starting it again",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.spawn(name, runner_command())
+
     def watch(self) -> int:
         """Wait for a signal or a child's death; return the exit status."""
         while not self.stopping:
             try:
+                self.restart_dead_runners()
                 self.raise_if_child_died()
             except StartupError as exc:
                 print(f"error: {exc}; stopping", file=sys.stderr, flush=True)

@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from orchestrator.core.pagination import BoundedLimitOffsetPagination
 from orchestrator.events.dispatch import replay
 from orchestrator.events.models import Event, Status
 
@@ -94,6 +95,7 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = EventSerializer
     queryset = Event.objects.all()
+    pagination_class = BoundedLimitOffsetPagination  # `count` is estimated above 10,000
 
     def get_queryset(self):
         if self.action in {"list", "replay_matching"}:

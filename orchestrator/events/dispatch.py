@@ -7,6 +7,7 @@ replay during a dispatch) never loses an event; at worst a subscriber hears it t
 
 import logging
 import random
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.utils.module_loading import import_string
 from extensions import registry
 from orchestrator.events import subscribers
 from orchestrator.events.models import Event, Status
-from orchestrator.events.store import ring_doorbell
+from orchestrator.events.store import ring_doorbell, ring_doorbells
 from orchestrator.health import metrics
 
 logger = logging.getLogger("contexten.events")
@@ -26,8 +27,6 @@ logger = logging.getLogger("contexten.events")
 SWEEP_BATCH = 1000
 # Rows per UPDATE/DELETE in replay and prune, so a big filter never builds one huge statement.
 BATCH = 1000
-# Replays ring at most this many doorbells directly; the sweeper picks up the rest.
-REPLAY_RING_LIMIT = 1000
 MAX_ERROR_CHARS = 2000
 
 
@@ -123,12 +122,15 @@ def sweep_events() -> int:
     return len(ids)
 
 
-def replay(events: QuerySet[Event]) -> int:
-    """Reset the events to `received` with a fresh attempt budget and ring their doorbells."""
+def replay(events: QuerySet[Event], progress: Callable[[int, int], None] | None = None) -> int:
+    """Reset the events to `received` with a fresh attempt budget and ring their doorbells,
+    BATCH rows at a time (one UPDATE and one batched doorbell push each); `progress(done,
+    total)` hears about each batch."""
     ids = list(events.order_by().values_list("id", flat=True))
     now = timezone.now()
     for start in range(0, len(ids), BATCH):
-        Event.objects.filter(id__in=ids[start : start + BATCH]).update(
+        batch = ids[start : start + BATCH]
+        Event.objects.filter(id__in=batch).update(
             status=Status.RECEIVED,
             attempts=0,
             last_error="",
@@ -136,21 +138,29 @@ def replay(events: QuerySet[Event]) -> int:
             finished_at=None,
             status_changed_at=now,
         )
-    for event_id in ids[:REPLAY_RING_LIMIT]:
-        ring_doorbell(event_id)
+        ring_doorbells(batch)
+        if progress is not None:
+            progress(start + len(batch), len(ids))
     logger.info("events.replayed", extra={"count": len(ids)})
     return len(ids)
 
 
 def prune_events() -> int:
-    """Delete finished events older than EVENT_RETENTION_DAYS, in batches."""
+    """Delete finished events older than EVENT_RETENTION_DAYS, BATCH rows per statement.
+
+    Walks the primary key (`id > last`) instead of re-running one filter: deleted rows stay
+    in the indexes as dead entries until vacuum, so re-scanning from the start would read
+    them again on every batch. Each batch commits on its own, so ingest never waits on it.
+    """
     cutoff = timezone.now() - timedelta(days=settings.EVENT_RETENTION_DAYS)
-    finished = Event.objects.filter(
-        received_at__lt=cutoff, status__in=[Status.DONE, Status.DEAD]
-    ).order_by()
-    total = 0
-    while ids := list(finished.values_list("id", flat=True)[:BATCH]):
-        total += Event.objects.filter(id__in=ids).delete()[0]
+    finished = Event.objects.filter(received_at__lt=cutoff, status__in=[Status.DONE, Status.DEAD])
+    total = last = 0
+    while ids := list(
+        finished.filter(id__gt=last).order_by("id").values_list("id", flat=True)[:BATCH]
+    ):
+        # only("id"): the collector needs instances (runs point here, SET_NULL), not payloads.
+        total += Event.objects.filter(id__in=ids).only("id").delete()[1].get("events.Event", 0)
+        last = ids[-1]
     if total:
         logger.info("events.pruned", extra={"count": total, "cutoff": cutoff.isoformat()})
     return total

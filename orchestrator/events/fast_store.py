@@ -1,8 +1,9 @@
 """The Postgres store for the webhook fast path: async psycopg on the event loop, no threads.
 
-Same statement and same outcome as `store.store_event` (which SQLite and the Django view use),
-but it runs on the loop through a psycopg `AsyncConnectionPool`, so a webhook costs no thread
-hop and no GIL hand-off, and concurrent deliveries share a commit (`group_commit`). Measured
+Same statement (`store.insert_statement`) and result type (`store.Stored`) as
+`store.store_event`, which SQLite and the Django view use, but it runs on the loop through a
+psycopg `AsyncConnectionPool`, so a webhook costs no thread hop and no GIL hand-off, and
+concurrent deliveries share a commit (`group_commit`). Measured
 in docs/architecture.md, "Events". The doorbell is the same django-q2 task as elsewhere.
 """
 
@@ -13,20 +14,22 @@ import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connections
-from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
 from psycopg_pool import AsyncConnectionPool
 
 from orchestrator.events.group_commit import MAX_ROWS, GroupInserter, Row, UnstorablePayload
-from orchestrator.events.models import Status
-from orchestrator.events.store import Stored, ring_doorbell
+from orchestrator.events.store import (
+    DISPATCH_MANY_TASK,
+    DOORBELL_BATCH,
+    Stored,
+    ring_doorbell,
+    row_values,
+)
 
 __all__ = ["UnstorablePayload", "close_pools", "enabled", "store_event_async"]
 logger = logging.getLogger("contexten.events")
 
-DISPATCH_MANY_TASK = "orchestrator.events.dispatch.dispatch_events"
-BATCH_SIZE = 20
 # Connection parameters Django adds for its own cursors; the pool uses psycopg's defaults.
 DJANGO_ONLY_PARAMS = {"cursor_factory", "context", "prepare_threshold"}
 
@@ -72,12 +75,11 @@ async def close_pools() -> None:
 
 async def store_event_async(source: str, type: str, delivery_id: str, data_json: str) -> Stored:
     """Insert through the loop's group inserter; ring the doorbell for a new row."""
-    now = timezone.now()
-    params = (source, type, delivery_id, now, now, data_json, Status.RECEIVED)
-    outcome = await inserter().insert(Row(source, delivery_id, params))
-    if not outcome.duplicate:
-        await ring_from_loop(outcome.id)
-    return Stored(outcome.id, duplicate=outcome.duplicate)
+    params = row_values(source, type, delivery_id, data_json)
+    stored = await inserter().insert(Row(source, delivery_id, params))
+    if not stored.duplicate:
+        await ring_from_loop(stored.id)
+    return stored
 
 
 def inserter() -> GroupInserter:
@@ -112,7 +114,7 @@ def ring_in_thread(event_id: int) -> None:
 
 class LoopDoorbell:
     """Coalesce the doorbells rung while the loop was busy into one django-q2 task per
-    BATCH_SIZE events (`dispatch_events`), pushed with one RPUSH, without blocking the loop.
+    DOORBELL_BATCH events (`dispatch_events`), pushed with one RPUSH, without blocking the loop.
 
     Under light load every batch holds one event, so nothing waits; under heavy load this
     saves a signed task and a Redis round trip per event. A push that fails is logged and
@@ -144,8 +146,8 @@ class LoopDoorbell:
         try:
             while self.waiting:
                 ids, self.waiting = self.waiting, []
-                for start in range(0, len(ids), BATCH_SIZE):
-                    batch = ids[start : start + BATCH_SIZE]
+                for start in range(0, len(ids), DOORBELL_BATCH):
+                    batch = ids[start : start + DOORBELL_BATCH]
                     async_task(DISPATCH_MANY_TASK, batch, broker=self, save=False)
                 packages, self.packages = self.packages, []
                 try:

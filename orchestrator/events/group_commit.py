@@ -13,11 +13,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from orchestrator.events.models import Event
+from orchestrator.events.store import Stored, existing_statement, insert_statement
 
-TABLE = Event._meta.db_table
-COLUMNS = "source, type, delivery_id, received_at, status_changed_at, data, status, attempts"
-ROW = "(%s, %s, %s, %s, %s, %s::jsonb, %s, 0, '')"
 MAX_ROWS = 64
 
 
@@ -32,12 +29,6 @@ class Row:
     params: tuple
 
 
-@dataclass(frozen=True)
-class Outcome:
-    id: int
-    duplicate: bool
-
-
 class GroupInserter:
     """Per-loop queue of rows waiting to be inserted, drained by at most `concurrency`
     inserts at a time, each taking everything that is waiting (up to `max_rows`; 1 turns
@@ -50,7 +41,7 @@ class GroupInserter:
         self.waiting: list[tuple[Row, asyncio.Future]] = []
         self.in_flight = 0
 
-    async def insert(self, row: Row) -> Outcome:
+    async def insert(self, row: Row) -> Stored:
         future = asyncio.get_running_loop().create_future()
         self.waiting.append((row, future))
         if self.in_flight < self.concurrency:
@@ -97,17 +88,12 @@ async def insert_rows(connection, rows: list[Row]) -> list:
 
 
 async def execute_insert(connection, rows: list[Row]) -> dict[tuple[str, str], int]:
-    sql = (
-        f"INSERT INTO {TABLE} ({COLUMNS}, last_error) VALUES "  # noqa: S608 - our own table
-        + ", ".join([ROW] * len(rows))
-        + " ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id, source, delivery_id"
-    )
     params = [value for row in rows for value in row.params]
-    cursor = await connection.execute(sql, params)
+    cursor = await connection.execute(insert_statement(len(rows), jsonb=True), params)
     return {(source, delivery): id for id, source, delivery in await cursor.fetchall()}
 
 
-async def outcomes_for(connection, rows: list[Row], inserted: dict) -> list[Outcome]:
+async def outcomes_for(connection, rows: list[Row], inserted: dict) -> list[Stored]:
     """The first row of each (source, delivery_id) inserted is new; the rest are duplicates,
     of an earlier delivery or of another row in this batch."""
     outcomes, claimed, missing = [], set(), []
@@ -115,23 +101,20 @@ async def outcomes_for(connection, rows: list[Row], inserted: dict) -> list[Outc
         key = (row.source, row.delivery_id)
         if key in inserted and key not in claimed:
             claimed.add(key)
-            outcomes.append(Outcome(inserted[key], duplicate=False))
+            outcomes.append(Stored(inserted[key], duplicate=False))
         else:
             outcomes.append(None)
             missing.append(key)
     existing = {**inserted, **await existing_ids(connection, missing)} if missing else inserted
     return [
-        outcome or Outcome(existing[(row.source, row.delivery_id)], duplicate=True)
+        outcome or Stored(existing[(row.source, row.delivery_id)], duplicate=True)
         for row, outcome in zip(rows, outcomes, strict=True)
     ]
 
 
 async def existing_ids(connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     unique = sorted(set(keys))
-    placeholders = ", ".join(["(%s, %s)"] * len(unique))
     cursor = await connection.execute(
-        f"SELECT id, source, delivery_id FROM {TABLE}"  # noqa: S608 - our own table
-        f" WHERE (source, delivery_id) IN ({placeholders})",
-        [value for key in unique for value in key],
+        existing_statement(len(unique)), [value for key in unique for value in key]
     )
     return {(source, delivery): id for id, source, delivery in await cursor.fetchall()}

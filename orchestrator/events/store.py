@@ -1,8 +1,12 @@
 """Store a delivery exactly once and ring the dispatch doorbell.
 
-This is the ingest hot path: one `INSERT … ON CONFLICT DO NOTHING RETURNING id` (the unique
+This is the ingest hot path: one `INSERT … ON CONFLICT DO NOTHING RETURNING` (the unique
 constraint on (source, delivery_id) decides between concurrent duplicates), then one broker
 push. The payload goes in as the verified JSON text, never re-serialised.
+
+The statement and the result type are shared with the fast path's group commit
+(`group_commit.py`): `insert_statement` builds the INSERT for one row or many, and both
+answer a `Stored` per row.
 """
 
 import json
@@ -20,42 +24,58 @@ from orchestrator.events.models import Event, Status
 logger = logging.getLogger("contexten.events")
 
 DISPATCH_TASK = "orchestrator.events.dispatch.dispatch_event"
+DISPATCH_MANY_TASK = "orchestrator.events.dispatch.dispatch_events"
+# Events per batched doorbell: one task dispatches them in turn.
+DOORBELL_BATCH = 20
+TABLE = Event._meta.db_table
+COLUMNS = (
+    "source, type, delivery_id, received_at, status_changed_at, data, status, attempts, last_error"
+)
 
 
 @dataclass(frozen=True)
 class Stored:
+    """What storing one delivery did: the row's id, and whether it was there already."""
+
     id: int
     duplicate: bool
 
 
+def insert_statement(rows: int, jsonb: bool) -> str:
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING id, source, delivery_id` for `rows` rows of
+    `row_values`; `jsonb` casts the payload text on Postgres."""
+    row = "(%s, %s, %s, %s, %s, %s" + ("::jsonb" if jsonb else "") + ", %s, 0, '')"
+    return (
+        f"INSERT INTO {TABLE} ({COLUMNS}) VALUES "  # noqa: S608 - our own table and columns
+        + ", ".join([row] * rows)
+        + " ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id, source, delivery_id"
+    )
+
+
+def row_values(source: str, type: str, delivery_id: str, data_json: str) -> tuple:
+    """The parameters of one row of `insert_statement`, in column order."""
+    now = timezone.now()
+    return (source, type, delivery_id, now, now, data_json, Status.RECEIVED)
+
+
+def existing_statement(keys: int) -> str:
+    """Look up the ids of `keys` (source, delivery_id) pairs already stored."""
+    pairs = ", ".join(["(%s, %s)"] * keys)
+    return f"SELECT id, source, delivery_id FROM {TABLE} WHERE (source, delivery_id) IN ({pairs})"  # noqa: S608
+
+
 def store_event(source: str, type: str, delivery_id: str, data_json: str) -> Stored:
     """Insert the event unless (source, delivery_id) exists; ring the doorbell if new."""
-    table = Event._meta.db_table
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    now = timezone.now()
+    jsonb = connection.vendor == "postgresql"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (source, type, delivery_id, received_at, status_changed_at,"  # noqa: S608 - table name is ours
-            " data, status, attempts, last_error)"
-            f" VALUES (%s, %s, %s, %s, %s, %s{cast}, %s, 0, '')"
-            " ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id",
-            [source, type, delivery_id, now, now, data_json, Status.RECEIVED],
-        )
+        cursor.execute(insert_statement(1, jsonb), row_values(source, type, delivery_id, data_json))
         row = cursor.fetchone()
         if row is None:
-            return Stored(existing_id(cursor, source, delivery_id), duplicate=True)
+            cursor.execute(existing_statement(1), [source, delivery_id])
+            return Stored(cursor.fetchone()[0], duplicate=True)
     event_id = row[0]
     transaction.on_commit(lambda: ring_doorbell(event_id))
     return Stored(event_id, duplicate=False)
-
-
-def existing_id(cursor, source: str, delivery_id: str) -> int:
-    table = Event._meta.db_table
-    cursor.execute(
-        f"SELECT id FROM {table} WHERE source = %s AND delivery_id = %s",  # noqa: S608
-        [source, delivery_id],
-    )
-    return cursor.fetchone()[0]
 
 
 def store_payload(source: str, type: str, delivery_id: str, data: dict) -> Stored:
@@ -75,3 +95,13 @@ def ring_doorbell(event_id: int) -> None:
         async_task(DISPATCH_TASK, event_id, broker=doorbell_broker(), save=False)
     except Exception:  # any broker failure; the row is already safe in the database
         logger.exception("events.doorbell-failed", extra={"event_id": event_id})
+
+
+def ring_doorbells(event_ids: list[int]) -> None:
+    """Ring for many events at once: one `dispatch_events` task per DOORBELL_BATCH ids."""
+    for start in range(0, len(event_ids), DOORBELL_BATCH):
+        batch = event_ids[start : start + DOORBELL_BATCH]
+        try:
+            async_task(DISPATCH_MANY_TASK, batch, broker=doorbell_broker(), save=False)
+        except Exception:  # the rows are safe; the sweeper re-drives them
+            logger.exception("events.doorbell-failed", extra={"count": len(batch)})

@@ -1,61 +1,31 @@
 """The webhook endpoint as a Django view: `POST /webhooks/<platform>/` and the legacy aliases.
 
-The view is async so that the request never holds the server's one sync thread: verifying
-and parsing run on the event loop, and only the store (one INSERT, one broker push) runs in a
-worker thread.
+It runs the one ingest pipeline (`orchestrator.events.ingest`), as the ASGI fast path does;
+under uvicorn webhook requests reach the fast path first, so this door serves WSGI, the test
+client, and any stack without the fast path installed.
 """
 
-import logging
-import time
-
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from extensions import registry
-from orchestrator.events.webhooks import (
-    Answer,
-    Refusal,
-    check_size,
-    refuse,
-    store_in_thread,
-    too_large_message,
-    verify_and_parse,
-)
-from orchestrator.health import metrics
-
-logger = logging.getLogger("contexten.webhooks")
+from orchestrator.events.ingest import Inbound, ingest
+from orchestrator.events.webhooks import Answer, Refusal, too_large_message
 
 
 @csrf_exempt
 async def webhook(request: HttpRequest, platform: str) -> HttpResponse:
     """Verify, dedupe and store one delivery; answer per SPEC §4."""
-    started = time.perf_counter()
-    response = await receive_webhook(request, platform)
-    metrics.record_delivery(platform, response.status_code, time.perf_counter() - started)
-    return response
-
-
-async def receive_webhook(request: HttpRequest, platform: str) -> HttpResponse:
     await registry.refresh_async()
     if registry.receiver(platform, refresh=False) is None:
         raise Http404(f"no webhook for {platform!r}")
-    if request.method != "POST":
-        answer = refuse(platform, Refusal(405, "method-not-allowed", "use POST"))
-        return render(Answer(405, answer.body, {"Allow": "POST"}))
-    try:
-        check_size(platform, request.headers.get("content-length"))
-        body = read_capped(request)
-        delivery = verify_and_parse(platform, request.headers, body)
-    except Refusal as refusal:
-        return render(refuse(platform, refusal))
-    try:
-        answer = await sync_to_async(store_in_thread, thread_sensitive=False)(platform, delivery)
-    except Exception:  # the database or broker is down: the platform will retry
-        logger.exception("%s.webhook.store-failed", platform)
-        answer = Answer(503, {"error": "cannot store the event right now; retry later"})
-    return render(answer)
+
+    async def read_body() -> bytes:
+        return read_capped(request)
+
+    inbound = Inbound(platform, request.method, request.headers, read_body)
+    return render(await ingest(inbound, on_loop=False))
 
 
 def read_capped(request: HttpRequest) -> bytes:

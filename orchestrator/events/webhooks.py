@@ -16,12 +16,12 @@ webhooks are still verified and stored; its events wait to be dispatched until i
 """
 
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DataError, close_old_connections
 
 from extensions import registry
 from orchestrator.events.receiving import (  # noqa: F401 - re-exported for receivers
@@ -37,10 +37,34 @@ from orchestrator.events.receiving import (  # noqa: F401 - re-exported for rece
     reject_constant,
     typed,
 )
-from orchestrator.events.store import Stored, store_event
-from orchestrator.health import metrics
 
 logger = logging.getLogger("contexten.webhooks")
+
+# Every path a platform's webhook answers on; the first is the canonical one. The Django routes
+# (`events/urls.py`) and the ASGI fast path (`events/asgi.py`) are both derived from these.
+ROUTE_TEMPLATES = (
+    "webhooks/{platform}/",
+    "webhooks/{platform}",
+    "{platform}/events",
+    "{platform}/events/",
+)
+PLATFORM_NAME = re.compile(r"[-a-zA-Z0-9_]+")
+
+
+def route_paths(platform: str) -> list[str]:
+    """Every path the platform's webhook answers on; the first is the canonical one."""
+    return ["/" + template.format(platform=platform) for template in ROUTE_TEMPLATES]
+
+
+def platform_in(path: str) -> str | None:
+    """The platform named by a webhook path (installed or not), or None for other paths."""
+    for template in ROUTE_TEMPLATES:
+        prefix, _, suffix = ("/" + template).partition("{platform}")
+        if path.startswith(prefix) and path.endswith(suffix):
+            name = path[len(prefix) : len(path) - len(suffix)]
+            if name and PLATFORM_NAME.fullmatch(name):
+                return name
+    return None
 
 
 @dataclass(frozen=True)
@@ -104,38 +128,3 @@ def webhook_secret(receiver) -> str:
 
 def secret_name(receiver) -> str:
     return getattr(receiver, "SECRET_SETTING", "") or "the webhook secret"
-
-
-def store_delivery(platform: str, delivery: Delivery) -> Answer:
-    """Store the delivery once; answer 202 for a new event, 200 for a duplicate."""
-    if delivery.reply is not None:
-        return Answer(200, delivery.reply)
-    try:
-        stored = store_event(platform, delivery.type, delivery.delivery_id, delivery.data_json)
-    except DataError as exc:  # e.g. Postgres refuses \u0000 in jsonb
-        return unstorable(platform, exc)
-    return stored_answer(platform, delivery, stored)
-
-
-def stored_answer(platform: str, delivery: Delivery, stored: Stored) -> Answer:
-    status = "duplicate" if stored.duplicate else "stored"
-    metrics.record_event(platform, delivery.type, status)
-    if delivery.bare_ack:
-        return Answer(200, None)
-    body = {"id": stored.id, "duplicate": stored.duplicate}
-    return Answer(200 if stored.duplicate else 202, body)
-
-
-def unstorable(platform: str, exc: Exception) -> Answer:
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return refuse(platform, Refusal(400, "unstorable-payload", f"payload refused: {reason}"))
-
-
-def store_in_thread(platform: str, delivery: Delivery) -> Answer:
-    """Store from a worker thread (sync_to_async, not thread-sensitive), then return that
-    thread's connection to the pool: Django only closes connections on the thread that
-    finishes the request, so nothing else would."""
-    try:
-        return store_delivery(platform, delivery)
-    finally:
-        close_old_connections()

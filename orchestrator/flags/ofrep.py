@@ -4,12 +4,19 @@ The hot path does no database query once warm: flags come from the per-process c
 store, and API tokens are looked up once and then trusted for `OFREP_TOKEN_CACHE_SECONDS`
 (so a revoked token keeps working in a process for at most that long). A success body is
 serialised when the flag is compiled, so answering is a dict lookup and a hash.
+
+The answers are built from headers and body bytes alone (`answer_flag`, `answer_flags`), so
+two doors serve them: the Django views below, and the ASGI fast path (`flags/asgi.py`), which
+answers on the event loop from the caches (`CACHED`) whenever `answerable_on_loop` allows.
 """
 
 import hashlib
 import json
 import math
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -18,14 +25,26 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authtoken.models import Token
 
 from orchestrator.flags.cache import store
-from orchestrator.flags.engine import TARGETING_KEY
+from orchestrator.flags.engine import TARGETING_KEY, CompiledFlag
 from orchestrator.health import metrics
 
 JSON = "application/json"
+# The routes, under the /ofrep/v1/ mount: urls.py and the ASGI fast path both read these.
+MOUNT = "ofrep/v1/"
+BULK_PATH = "evaluate/flags"
 # token -> (expires at (monotonic), user is active); a missing token is cached as None too.
 token_cache: dict[str, tuple[float, bool | None]] = {}
 # (token, minute) -> requests so far, for the optional per-process rate limit.
 rate_windows: dict[tuple[str, int], int] = {}
+
+
+@dataclass(frozen=True)
+class OfrepAnswer:
+    """An answer either door sends as it is: status, body bytes, extra headers."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class OfrepError(Exception):
@@ -33,25 +52,74 @@ class OfrepError(Exception):
         super().__init__(details)
         self.status, self.code, self.details, self.headers = status, code, details, headers or {}
 
-    def response(self, key: str | None = None) -> JsonResponse:
+    def answer(self, key: str | None = None) -> OfrepAnswer:
         body = {"errorDetails": self.details}
         if self.code:
             body = {"errorCode": self.code, **body}
         if key is not None:
             body = {"key": key, **body}
-        response = JsonResponse(body, status=self.status)
-        for name, value in self.headers.items():
-            response[name] = value
-        return response
+        return OfrepAnswer(self.status, json.dumps(body).encode(), self.headers)
+
+    def response(self, key: str | None = None) -> HttpResponse:
+        return to_response(self.answer(key))
 
 
-def presented_token(request: HttpRequest) -> str | None:
-    """`Authorization: Bearer <token>` (or DRF's `Token <token>`), else `X-API-Key`."""
-    header = request.headers.get("Authorization", "")
+def to_response(answer: OfrepAnswer) -> HttpResponse:
+    if answer.body:
+        response = HttpResponse(answer.body, status=answer.status, content_type=JSON)
+    else:
+        response = HttpResponse(status=answer.status)
+    for name, value in answer.headers.items():
+        response[name] = value
+    return response
+
+
+def presented_token(headers: Mapping[str, str]) -> str | None:
+    """`Authorization: Bearer <token>` (or DRF's `Token <token>`), else `X-API-Key`; the
+    headers are looked up by lower-case name (Django's `request.headers` accepts that too)."""
+    header = headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() in ("bearer", "token") and value.strip():
         return value.strip()
-    return request.headers.get("X-API-Key", "").strip() or None
+    return headers.get("x-api-key", "").strip() or None
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where an answer reads a token's state and the compiled flags from."""
+
+    token_state: Callable[[str], bool | None]
+    flags: Callable[[], Mapping[str, CompiledFlag]]
+
+
+def cached_token_state(token: str) -> bool | None:
+    return token_cache.get(token, (0.0, None))[1]
+
+
+# The Django views: may query, refreshing whatever is due. The fast path: caches only, even
+# stale; it refreshes them off the loop meanwhile (`revalidations`).
+QUERYING = Sources(lambda token: token_is_active(token), lambda: store.all())
+CACHED = Sources(cached_token_state, lambda: store.flags)
+
+
+def answerable_on_loop(headers: Mapping[str, str]) -> bool:
+    """True when every input is cached, perhaps stale: the compiled flags, and the state of
+    the token (if one is sent). Otherwise the Django view answers, and fills the caches."""
+    token = presented_token(headers)
+    return store.loaded and (token is None or token in token_cache)
+
+
+def revalidations(headers: Mapping[str, str]) -> list[Callable[[], object]]:
+    """The queries due for what `answerable_on_loop` read: run them off the loop. Serving
+    the stale value meanwhile keeps a due refresh from sending every request in that moment
+    to Django's one thread (measured: OFREP fell from 2,481 to 348 req/s)."""
+    due = []
+    token = presented_token(headers)
+    if token is not None and token_cache.get(token, (0.0,))[0] <= time.monotonic():
+        due.append(partial(token_is_active, token))
+    if store.due():
+        due.append(store.refresh)
+    return due
 
 
 def token_is_active(token: str) -> bool | None:
@@ -68,13 +136,13 @@ def token_is_active(token: str) -> bool | None:
     return active
 
 
-def authenticate(request: HttpRequest) -> str:
-    token = presented_token(request)
+def authenticate(headers: Mapping[str, str], sources: Sources = QUERYING) -> str:
+    token = presented_token(headers)
     if token is None:
         raise OfrepError(
             401, None, "send an API token as 'Authorization: Bearer <token>' or 'X-API-Key'"
         )
-    active = token_is_active(token)
+    active = sources.token_state(token)
     if active is None:
         raise OfrepError(401, None, "invalid API token")
     if not active:
@@ -99,12 +167,12 @@ def check_rate(token: str) -> None:
         raise OfrepError(429, "GENERAL", "rate limit reached", {"Retry-After": retry_after})
 
 
-def read_context(request: HttpRequest) -> dict:
+def read_context(body: bytes) -> dict:
     """The request's `context` object; 400 PARSE_ERROR or INVALID_CONTEXT when malformed."""
-    if not request.body:
+    if not body:
         return {}
     try:
-        payload = json.loads(request.body)
+        payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise OfrepError(400, "PARSE_ERROR", f"request body is not JSON: {exc}") from None
     if not isinstance(payload, dict):
@@ -120,46 +188,55 @@ def read_context(request: HttpRequest) -> dict:
     return context
 
 
-@csrf_exempt
-@require_POST
-def evaluate_flag(request: HttpRequest, key: str) -> HttpResponse:
+def answer_flag(
+    key: str, headers: Mapping[str, str], body: bytes, sources: Sources = QUERYING
+) -> OfrepAnswer:
     """POST /ofrep/v1/evaluate/flags/{key}: one flag for one context."""
     try:
-        authenticate(request)
-        context = read_context(request)
+        authenticate(headers, sources)
+        context = read_context(body)
     except OfrepError as error:
-        return error.response(key)
-    flag = store.get(key)
+        return error.answer(key)
+    flag = sources.flags().get(key)
     if flag is None:
-        return OfrepError(404, "FLAG_NOT_FOUND", f"flag {key!r} does not exist").response(key)
+        return OfrepError(404, "FLAG_NOT_FOUND", f"flag {key!r} does not exist").answer(key)
     resolution = flag.evaluate(context)
     metrics.record_flag_evaluation(key, resolution.reason)
     if resolution.error_code:
-        return OfrepError(400, resolution.error_code, resolution.error_details).response(key)
-    return HttpResponse(resolution.body, content_type=JSON)
+        return OfrepError(400, resolution.error_code, resolution.error_details).answer(key)
+    return OfrepAnswer(200, resolution.body)
+
+
+def answer_flags(
+    headers: Mapping[str, str], body: bytes, sources: Sources = QUERYING
+) -> OfrepAnswer:
+    """POST /ofrep/v1/evaluate/flags: every flag, with an ETag; If-None-Match answers 304."""
+    try:
+        authenticate(headers, sources)
+        context = read_context(body)
+    except OfrepError as error:
+        return error.answer()
+    resolutions = [(key, flag.evaluate(context)) for key, flag in sorted(sources.flags().items())]
+    for key, resolution in resolutions:
+        metrics.record_flag_evaluation(key, resolution.reason)
+    parts = [bulk_item(key, resolution) for key, resolution in resolutions]
+    answer = b'{"flags":[' + b",".join(parts) + b"]}"
+    etag = '"' + hashlib.blake2b(answer, digest_size=12).hexdigest() + '"'
+    if etag_matches(headers.get("if-none-match", ""), etag):
+        return OfrepAnswer(304, b"", {"ETag": etag})
+    return OfrepAnswer(200, answer, {"ETag": etag})
+
+
+@csrf_exempt
+@require_POST
+def evaluate_flag(request: HttpRequest, key: str) -> HttpResponse:
+    return to_response(answer_flag(key, request.headers, request.body))
 
 
 @csrf_exempt
 @require_POST
 def evaluate_flags(request: HttpRequest) -> HttpResponse:
-    """POST /ofrep/v1/evaluate/flags: every flag, with an ETag; If-None-Match answers 304."""
-    try:
-        authenticate(request)
-        context = read_context(request)
-    except OfrepError as error:
-        return error.response()
-    resolutions = [(key, flag.evaluate(context)) for key, flag in sorted(store.all().items())]
-    for key, resolution in resolutions:
-        metrics.record_flag_evaluation(key, resolution.reason)
-    parts = [bulk_item(key, resolution) for key, resolution in resolutions]
-    body = b'{"flags":[' + b",".join(parts) + b"]}"
-    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-    if etag_matches(request.headers.get("If-None-Match", ""), etag):
-        response = HttpResponse(status=304)
-    else:
-        response = HttpResponse(body, content_type=JSON)
-    response["ETag"] = etag
-    return response
+    return to_response(answer_flags(request.headers, request.body))
 
 
 def bulk_item(key: str, resolution) -> bytes:
@@ -183,7 +260,7 @@ def etag_matches(header: str, etag: str) -> bool:
 def configuration(request: HttpRequest) -> JsonResponse:
     """GET /ofrep/v1/configuration: what providers may rely on (an OFREP extension)."""
     try:
-        authenticate(request)
+        authenticate(request.headers)
     except OfrepError as error:
         return error.response()
     polling = {"enabled": True, "minPollingIntervalMs": 1000}

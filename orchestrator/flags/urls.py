@@ -5,7 +5,7 @@ from django.urls import path
 from orchestrator.flags import ofrep
 
 urlpatterns = [
-    path("evaluate/flags", ofrep.evaluate_flags, name="ofrep-bulk"),
-    path("evaluate/flags/<str:key>", ofrep.evaluate_flag, name="ofrep-flag"),
+    path(ofrep.BULK_PATH, ofrep.evaluate_flags, name="ofrep-bulk"),
+    path(f"{ofrep.BULK_PATH}/<str:key>", ofrep.evaluate_flag, name="ofrep-flag"),
     path("configuration", ofrep.configuration, name="ofrep-configuration"),
 ]

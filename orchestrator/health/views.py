@@ -13,7 +13,8 @@ from orchestrator.health.report import health_results
 HEALTH_JSON = "application/health+json"
 
 
-def health_response(results: dict[str, list[dict]], description: str) -> HttpResponse:
+def health_answer(results: dict[str, list[dict]], description: str) -> tuple[int, bytes]:
+    """The health+json status code and body for these check results."""
     status = overall_status(results)
     body = {
         "status": status,
@@ -23,11 +24,19 @@ def health_response(results: dict[str, list[dict]], description: str) -> HttpRes
         "description": description,
         "checks": results,
     }
-    return HttpResponse(
-        json.dumps(body),
-        content_type=HEALTH_JSON,
-        status=503 if status == FAIL else 200,
-    )
+    return 503 if status == FAIL else 200, json.dumps(body).encode()
+
+
+def health_response(results: dict[str, list[dict]], description: str) -> HttpResponse:
+    status, body = health_answer(results, description)
+    return HttpResponse(body, content_type=HEALTH_JSON, status=status)
+
+
+def liveness() -> tuple[int, bytes]:
+    """Liveness: the process answers; no dependency is consulted (the view and the ASGI
+    fast path in health/asgi.py both answer this)."""
+    results = {"process:uptime": [{"componentType": "system", "status": PASS, "time": now_iso()}]}
+    return health_answer(results, "Contexten liveness probe")
 
 
 @never_cache
@@ -43,8 +52,8 @@ def health(request):
 @require_GET
 def live(request):
     """Liveness: the process answers; no dependency is consulted."""
-    results = {"process:uptime": [{"componentType": "system", "status": PASS, "time": now_iso()}]}
-    return health_response(results, "Contexten liveness probe")
+    status, body = liveness()
+    return HttpResponse(body, content_type=HEALTH_JSON, status=status)
 
 
 @never_cache

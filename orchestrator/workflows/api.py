@@ -1,6 +1,7 @@
 """REST: `/api/workflows/` (documents in YAML or JSON, versions, manual trigger) and
 `/api/runs/` (filtered, steps inline, retry and cancel). SPEC §6."""
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -8,6 +9,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 
+from orchestrator.core.pagination import BoundedLimitOffsetPagination
 from orchestrator.workflows import definitions, dsl, engine
 from orchestrator.workflows.models import Run, RunStatus, StepRun, Workflow, WorkflowVersion
 
@@ -47,6 +49,14 @@ class WorkflowSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def iso_time(value) -> str | None:
+    """A datetime as DRF writes it (ISO 8601 in the current time zone, UTC as `Z`)."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 class StepRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = StepRun
@@ -55,6 +65,16 @@ class StepRunSerializer(serializers.ModelSerializer):
             "output", "error", "next_attempt_at", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def to_representation(self, step: StepRun) -> dict:
+        """The same fields as the generic path, built directly: a page of runs holds hundreds
+        of steps, and per-field serialisation was most of `/api/runs/`'s time at 1M steps."""
+        return {
+            "step_id": step.step_id, "action": step.action, "status": step.status,
+            "attempts": step.attempts, "output": step.output, "error": step.error,
+            "next_attempt_at": iso_time(step.next_attempt_at),
+            "started_at": iso_time(step.started_at), "finished_at": iso_time(step.finished_at),
+        }  # fmt: skip
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -144,7 +164,8 @@ def _with_steps(run_id: int) -> Run:
     return RUNS.get(pk=run_id)
 
 
-RUNS = Run.objects.select_related("workflow", "version").prefetch_related("steps")
+# `input` is not in the API's answer; it can be large, so it is not read for a page of runs.
+RUNS = Run.objects.select_related("workflow", "version").prefetch_related("steps").defer("input")
 
 
 @extend_schema_view(
@@ -159,6 +180,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
     """Runs with their steps inline; retry a failed run, cancel an unfinished one."""
 
     serializer_class = RunSerializer
+    pagination_class = BoundedLimitOffsetPagination  # `count` is estimated above 10,000
 
     def get_queryset(self):
         runs = RUNS.all()

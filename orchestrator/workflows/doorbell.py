@@ -7,9 +7,15 @@ polls for due steps itself, so an ordinary ring is a no-op; a runner with more d
 it can take rings with `grow=True`, which starts runners for the free leases. A runner drops
 its lease before its final look, so a step made ready just before is never stranded.
 Leases live in Redis when REDIS_URL is set, else in the EngineBeacon table.
+
+Runner processes (`manage.py serve` starts WORKFLOW_RUNNERS of them; `manage.py runworkflows`
+on any host) drive steps without a django-q2 worker. Each keeps a presence lease
+("proc:<id>") alive; while any is alive no runner task is ever queued, so dispatch keeps every
+worker. The task runners remain for a deployment that runs `qcluster` alone.
 """
 
 import logging
+import time
 from datetime import timedelta
 from functools import cache
 
@@ -31,6 +37,8 @@ def ring(*, force: bool = False, takeover: bool = False, grow: bool = False) -> 
     runner lease instead. `takeover` asks the runner to wait out a (dead) holder's lease.
     """
     tasks = 1
+    if wake_runner_processes():
+        return False  # runner processes look for due steps themselves
     if not force:
         held = runners_holding()
         if held >= (runner_leases_count() if grow else 1):
@@ -45,7 +53,7 @@ def ring(*, force: bool = False, takeover: bool = False, grow: bool = False) -> 
             "orchestrator.workflows.runner.run_ready_steps",
             takeover,
             task_name="workflows.run_ready_steps",
-            broker=_broker(),
+            broker=_broker(settings.WORKFLOW_RUNNER_CLUSTER or None),
             save=False,
         )
     return True
@@ -73,6 +81,80 @@ def runners_holding() -> int:
     return EngineBeacon.objects.filter(name__in=names, expires_at__gt=timezone.now()).count()
 
 
+PROCESS_PREFIX = "proc:"
+PROCESSES = "processes"  # Redis sorted set: presence lease name -> expiry (epoch ms)
+WAKE = "wake"  # Redis list a ring pushes to; an idle runner process waits on it (BLPOP)
+WAKE_BACKLOG = 16
+
+
+def keep_presence(name: str, holder: str, ttl_s: float) -> None:
+    """Take or renew a runner process's presence lease (and count it in for `ring`)."""
+    take_lease(name, holder, ttl_s)
+    if settings.REDIS_URL:
+        from orchestrator.core.redis import redis_client
+
+        now_ms = int(time.time() * 1000)
+        pipe = redis_client().pipeline()
+        pipe.zadd(KEY_PREFIX + PROCESSES, {name: now_ms + int(ttl_s * 1000)})
+        pipe.zremrangebyscore(KEY_PREFIX + PROCESSES, 0, now_ms)
+        pipe.execute()
+
+
+def wake_runner_processes() -> int:
+    """Wake an idle runner process (with Redis, in the same round trip as the count);
+    answer how many runner processes are alive."""
+    if not settings.REDIS_URL:
+        return runner_processes_alive()
+    from orchestrator.core.redis import redis_client
+
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.zcount(KEY_PREFIX + PROCESSES, int(time.time() * 1000), "+inf")
+    pipe.lpush(KEY_PREFIX + WAKE, 1)
+    pipe.ltrim(KEY_PREFIX + WAKE, 0, WAKE_BACKLOG - 1)
+    return pipe.execute()[0]
+
+
+def wait_for_wake(timeout_s: float) -> bool:
+    """Block (on a thread) until a ring or `timeout_s`; answer whether a ring came."""
+    from orchestrator.core.redis import redis_client
+
+    return redis_client().blpop([KEY_PREFIX + WAKE], timeout=timeout_s) is not None
+
+
+def drop_presence(name: str, holder: str) -> None:
+    release_lease(name, holder)
+    if settings.REDIS_URL:
+        from orchestrator.core.redis import redis_client
+
+        redis_client().zrem(KEY_PREFIX + PROCESSES, name)
+
+
+def runner_processes_alive() -> int:
+    """How many runner processes hold a live presence lease (one read)."""
+    if settings.REDIS_URL:
+        from orchestrator.core.redis import redis_client
+
+        return redis_client().zcount(KEY_PREFIX + PROCESSES, int(time.time() * 1000), "+inf")
+    from orchestrator.workflows.models import EngineBeacon
+
+    return EngineBeacon.objects.filter(
+        name__startswith=PROCESS_PREFIX, expires_at__gt=timezone.now()
+    ).count()
+
+
+def forget_dead_presences() -> int:
+    """Delete presence rows that lapsed long ago (each process start adds one)."""
+    if settings.REDIS_URL:
+        return 0  # the sorted set trims itself; the keys expire
+    from orchestrator.workflows.models import EngineBeacon
+
+    cutoff = timezone.now() - timedelta(hours=1)
+    deleted, _ = EngineBeacon.objects.filter(
+        name__startswith=PROCESS_PREFIX, expires_at__lt=cutoff
+    ).delete()
+    return deleted
+
+
 def take_runner_lease(holder: str, ttl_s: float, prefer: str | None = None) -> str | None:
     """Take (or keep) a free runner lease, `prefer` first; answer its name, None if all held."""
     names = runner_lease_names()
@@ -83,11 +165,11 @@ def take_runner_lease(holder: str, ttl_s: float, prefer: str | None = None) -> s
 
 
 @cache
-def _broker():
-    """One broker per process: django-q2 otherwise builds a new one (and client) per task."""
+def _broker(cluster: str | None):
+    """One broker per process and cluster: django-q2 otherwise builds one per task."""
     from django_q.brokers import get_broker
 
-    return get_broker()
+    return get_broker(cluster)
 
 
 def take_lease(name: str, holder: str, ttl_s: float) -> bool:

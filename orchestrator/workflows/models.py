@@ -89,7 +89,13 @@ class Run(models.Model):
                 name="run_once_per_workflow_event",
             )
         ]
-        indexes = [models.Index(fields=["workflow", "status"], name="run_workflow_status")]
+        indexes = [
+            # `/api/runs/?workflow=&status=` reads the newest first straight off this index.
+            models.Index(
+                fields=["workflow", "status", "-created_at", "-id"],
+                name="run_workflow_status_created",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"run {self.pk} of {self.workflow_id}"

@@ -106,6 +106,7 @@ class Runner:
         # Steps waiting for a platform slot this runner may hold; with one runner, all of cap.
         self.queue_cap = max(self.cap // self.runners, 1)
         self.lease: str | None = None
+        self.lifetime_s: float = settings.WORKFLOW_RUNNER_LIFETIME
         self.last_help = 0.0
         self.poll_s = settings.WORKFLOW_POLL_MS / 1000
         # Two database threads: outcomes are recorded while the next batch is claimed.
@@ -133,7 +134,7 @@ class Runner:
 
     async def drive(self) -> int:
         start = time.monotonic()
-        self.claim_until = start + settings.WORKFLOW_RUNNER_LIFETIME
+        self.claim_until = start + self.lifetime_s
         self.last_beat = self.last_lease = start
         logger.info("workflows.runner.start runner=%s lease=%s", self.id, self.lease)
         try:
@@ -170,10 +171,13 @@ class Runner:
         """Record, claim, wait for a completion; answer whether anything was going on."""
         had_results = bool(self.finished)
         batch, self.finished = self.finished, []
-        recorded, claimed = await asyncio.gather(
-            self.db(steps.record, batch, thread=self.record_thread), self._claim()
-        )
-        self.recorded += recorded
+        if batch:
+            recorded, claimed = await asyncio.gather(
+                self.db(steps.record, batch, thread=self.record_thread), self._claim()
+            )
+            self.recorded += recorded
+        else:
+            claimed = await self._claim()  # an idle poll: one thread hop, one read
         await self._housekeeping()
         self._hand_back_unstarted()
         if not self.inflight:

@@ -2,7 +2,9 @@
 
 Matching must stay cheap (the simple-rule case is one step and no `needs`): each process keeps
 the enabled workflows' triggers compiled, and re-reads them only when a cheap generation check
-(latest save time and count, at most once a second) says a workflow changed.
+(latest save time and count, at most once a second) says a workflow changed. The compiled
+triggers are indexed by event type (exact patterns) and by the literal prefix of each glob,
+so an event tries only the triggers that could match it, not all ten thousand.
 """
 
 import fnmatch
@@ -10,7 +12,8 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 from django.db.models import Count, Max
 from django.utils import timezone
@@ -32,6 +35,39 @@ class CompiledTrigger:
     when: str | None
 
 
+GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclass
+class TriggerIndex:
+    """Compiled triggers by exact event type, and globs by their literal prefix (the text
+    before the first wildcard). `candidates` keeps the workflows' order."""
+
+    exact: dict[str, list[tuple[int, CompiledTrigger]]] = field(default_factory=dict)
+    by_prefix: dict[str, list[tuple[int, CompiledTrigger]]] = field(default_factory=dict)
+    prefix_lengths: list[int] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, triggers: list[tuple[str, CompiledTrigger]]) -> "TriggerIndex":
+        exact, by_prefix = defaultdict(list), defaultdict(list)
+        for position, (glob, trigger) in enumerate(triggers):
+            wildcard = GLOB_CHARS.search(glob)
+            if wildcard is None:
+                exact[glob].append((position, trigger))
+            else:
+                by_prefix[glob[: wildcard.start()]].append((position, trigger))
+        lengths = sorted({len(prefix) for prefix in by_prefix})
+        return cls(dict(exact), dict(by_prefix), lengths)
+
+    def candidates(self, event_type: str) -> list[CompiledTrigger]:
+        found = list(self.exact.get(event_type, ()))
+        for length in self.prefix_lengths:
+            if length > len(event_type):
+                break
+            found += self.by_prefix.get(event_type[:length], ())
+        return [trigger for _, trigger in sorted(found, key=lambda pair: pair[0])]
+
+
 class TriggerCache:
     """The enabled event triggers, recompiled when the workflow table's generation changes."""
 
@@ -39,9 +75,9 @@ class TriggerCache:
         self.lock = threading.Lock()
         self.generation = None
         self.checked_at = 0.0
-        self.triggers: list[CompiledTrigger] = []
+        self.triggers = TriggerIndex()
 
-    def current(self) -> list[CompiledTrigger]:
+    def current(self) -> TriggerIndex:
         with self.lock:
             if time.monotonic() - self.checked_at >= CHECK_EVERY_S:
                 generation = Workflow.objects.aggregate(n=Count("id"), at=Max("updated_at"))
@@ -60,28 +96,32 @@ class TriggerCache:
 CACHE = TriggerCache()
 
 
-def compile_triggers() -> list[CompiledTrigger]:
+def compile_triggers() -> TriggerIndex:
     compiled = []
     for workflow in Workflow.objects.filter(enabled=True).select_related("current_version"):
         trigger = workflow.document.get("trigger", {})
         if "event" not in trigger:
             continue
+        glob = trigger["event"]
         compiled.append(
-            CompiledTrigger(
-                workflow_id=workflow.pk,
-                version_id=workflow.current_version_id,
-                name=workflow.name,
-                pattern=re.compile(fnmatch.translate(trigger["event"])),
-                when=trigger.get("when"),
+            (
+                glob,
+                CompiledTrigger(
+                    workflow_id=workflow.pk,
+                    version_id=workflow.current_version_id,
+                    name=workflow.name,
+                    pattern=re.compile(fnmatch.translate(glob)),
+                    when=trigger.get("when"),
+                ),
             )
         )
-    return compiled
+    return TriggerIndex.build(compiled)
 
 
 def on_event(event) -> int:
     """Event subscriber: start one run per matching workflow (idempotent per event)."""
     started = 0
-    for trigger in CACHE.current():
+    for trigger in CACHE.current().candidates(event.type):
         if not trigger.pattern.match(event.type) or not _when_holds(trigger, event):
             continue
         # The compiled trigger is at most a second stale; a run records the version it used.

@@ -1,5 +1,6 @@
 """`manage.py serve` supervises web and workers, refuses a busy port, and stops cleanly."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -22,6 +23,11 @@ def child_pids(pid: int) -> set[int]:
     return {int(line) for line in result.stdout.split()}
 
 
+def cmdline(pid: int) -> bytes:
+    with open(f"/proc/{pid}/cmdline", "rb") as file:
+        return file.read()
+
+
 def is_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -31,15 +37,15 @@ def is_alive(pid: int) -> bool:
     return stat[2] != "Z"
 
 
-def test_serve_answers_health_and_sigterm_stops_web_and_workers(subprocess_env):
+def test_serve_answers_health_and_sigterm_stops_web_workers_and_runners(subprocess_env):
     port = free_port()
-    process = start_served(subprocess_env, port)
+    process = start_served({**subprocess_env, "WORKFLOW_RUNNERS": "2"}, port)
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/health/", process=process)
+        wait_for_http(f"http://127.0.0.1:{port}/health/", 120, process=process)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/") as response:
             assert response.status == 200
         children = child_pids(process.pid)
-        assert len(children) == 2, "web and workers"
+        assert len(children) == 4, "web, workers and two workflow runners"
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
@@ -73,8 +79,8 @@ def test_serve_exits_nonzero_when_a_child_dies(subprocess_env):
     process = start_served(subprocess_env, port)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health/live", process=process)
-        web_or_worker = sorted(child_pids(process.pid))[0]
-        os.killpg(web_or_worker, signal.SIGKILL)
+        web = next(p for p in child_pids(process.pid) if b"uvicorn" in cmdline(p))
+        os.killpg(web, signal.SIGKILL)
         output, _ = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
@@ -112,3 +118,47 @@ def test_debug_off_with_default_secret_key_refuses_to_serve(subprocess_env):
     )
     assert result.returncode == 1
     assert "contexten.E001" in result.stderr
+
+
+def descendants(pid: int) -> set[int]:
+    found, queue = set(), [pid]
+    while queue:
+        children = child_pids(queue.pop())
+        found |= children
+        queue.extend(children)
+    return found
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def test_kill_9_of_serve_takes_every_descendant_with_it_and_frees_the_port(subprocess_env):
+    # Two uvicorn workers, so web has grandchildren too (the kernel clears the death signal
+    # on fork; each level sets it again).
+    env = {**subprocess_env, "WEB_CONCURRENCY": "2", "WORKFLOW_RUNNERS": "1"}
+    port = free_port()
+    process = start_served(env, port)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health/live", 120, process=process)
+        time.sleep(2)  # not a timing assertion: let qcluster fork its workers before counting
+        family = descendants(process.pid)
+        assert len(family) > 4, "supervisor children and their own workers"
+        process.kill()
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while any(is_alive(pid) for pid in family) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        survivors = sorted(pid for pid in family if is_alive(pid))
+        assert survivors == [], f"still running after serve was killed: {survivors}"
+        assert port_is_free(port)
+    finally:
+        for pid in descendants(process.pid) if process.poll() is None else ():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

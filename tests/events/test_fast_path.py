@@ -161,7 +161,7 @@ def test_store_failure_answers_503_so_the_platform_retries(monkeypatch):
         raise ConnectionError("database is down")
 
     monkeypatch.setattr(fast_store, "store_event_async", broken)
-    monkeypatch.setattr("orchestrator.events.asgi.store_in_thread", broken_in_thread)
+    monkeypatch.setattr("orchestrator.events.ingest.store_in_thread", broken_in_thread)
     status, reply = run(signed_post(load("github", "ping__default"), "down-1", "ping"))
     assert status == 503
     assert b"retry" in reply

@@ -2,7 +2,8 @@
 
 `fake_platforms` gives a FakePlatforms with a clean slate (no calls, faults or delays, the
 seeded data only), points GITHUB_API_URL, LINEAR_API_URL, SLACK_API_URL and the three tokens
-at it through pytest-django's `settings`, and resets the in-process circuit breakers and
+at it through pytest-django's `settings` (and lets core.http_request reach it through
+HTTP_REQUEST_ALLOWLIST), and resets the in-process circuit breakers and
 platform caches so no test inherits another's open breaker. `fake_platforms.env()` gives the
 same settings as environment variables for child processes.
 """
@@ -32,6 +33,7 @@ def fake_platforms(_fake_platforms_server, settings):
     settings.GITHUB_TOKEN = fake.GITHUB_TOKEN
     settings.LINEAR_API_KEY = fake.LINEAR_KEY
     settings.SLACK_BOT_TOKEN = fake.SLACK_TOKEN
+    settings.HTTP_REQUEST_ALLOWLIST = [fake.host]  # the SSRF guard lets the fake through
     _reset_platform_process_state()
     yield fake
     fake.reset()

@@ -75,3 +75,23 @@ def _redis() -> bool:
     from django.conf import settings
 
     return bool(settings.REDIS_URL)
+
+
+@pytest.mark.django_db
+def test_a_reload_recompiles_only_the_flags_that_changed(make_flag, monkeypatch):
+    from orchestrator.flags import cache
+
+    for n in range(5):
+        make_flag({"key": f"f{n}", "enabled": True, "rollout": {"percentage": 10}})
+    local = FlagStore(poll_seconds=0)
+    local.all()
+    compiled = []
+    real = cache.compile_flag
+    monkeypatch.setattr(
+        cache, "compile_flag", lambda doc, **kw: compiled.append(doc.key) or real(doc, **kw)
+    )
+    services.ramp("f3", 60, actor=services.Actor("test"))
+    flags = local.all()
+    assert compiled == ["f3"]
+    assert flags["f3"].evaluate({"targetingKey": "k"}) is not None and flags["f3"].version == 2
+    assert flags["f0"].version == 1

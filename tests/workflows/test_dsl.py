@@ -2,8 +2,8 @@
 
 import pytest
 
-from orchestrator.workflows import dsl
 from integrations.linear.demo import PR_OPENED_TO_LINEAR
+from orchestrator.workflows import dsl
 
 # The SPEC §6 example, exactly as `make run` seeds it.
 GOOD = PR_OPENED_TO_LINEAR

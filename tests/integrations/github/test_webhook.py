@@ -261,7 +261,7 @@ def test_database_failure_answers_503_so_github_retries(client, monkeypatch):
     def down(*args):
         raise ConnectionError("database is down")
 
-    monkeypatch.setattr("orchestrator.events.views.store_in_thread", down)
+    monkeypatch.setattr("orchestrator.events.ingest.store_in_thread", down)
     response = send(client, "ping", load("github", "ping__default"))
     assert response.status_code == 503
     assert "retry" in response.json()["error"]

@@ -1,4 +1,5 @@
-"""`manage.py serve`: web and workers in the foreground until Ctrl-C or SIGTERM."""
+"""`manage.py serve`: web, workers and workflow runners in the foreground until Ctrl-C or
+SIGTERM."""
 
 import signal
 
@@ -10,15 +11,21 @@ from orchestrator.core.supervisor import StartupError, Supervisor
 
 
 class Command(BaseCommand):
-    help = "Start web (ASGI) and workers (qcluster); stop both on Ctrl-C or SIGTERM."
+    help = (
+        "Start web (ASGI), workers (qcluster) and WORKFLOW_RUNNERS workflow runners; stop them "
+        "all on Ctrl-C or SIGTERM."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=settings.HOST)
         parser.add_argument("--port", type=int, default=settings.PORT)
         parser.add_argument("--web-workers", type=int, default=settings.WEB_CONCURRENCY)
+        parser.add_argument("--runners", type=int, default=settings.WORKFLOW_RUNNERS)
         parser.add_argument("--show-demo-login", action="store_true")
 
     def handle(self, *args, **options):
+        if options["runners"] < 0:
+            raise CommandError("--runners must be 0 or more")
         self.follow_schedule_settings()
         supervisor = self.make_supervisor(options)
         signal.signal(signal.SIGTERM, supervisor.request_stop)
@@ -47,7 +54,9 @@ class Command(BaseCommand):
 
     def make_supervisor(self, options) -> Supervisor:
         """The children to run; `manage.py demo` adds its own."""
-        return Supervisor(options["host"], options["port"], options["web_workers"])
+        return Supervisor(
+            options["host"], options["port"], options["web_workers"], options["runners"]
+        )
 
     def banner_extra(self, supervisor: Supervisor) -> list[str]:
         return []
@@ -56,7 +65,8 @@ class Command(BaseCommand):
         base = f"http://{supervisor.url_host}:{supervisor.port}"
         lines = [
             "",
-            "Contexten is running (web + workers). Ctrl-C stops both.",
+            f"Contexten is running (web, workers, {supervisor.runners} workflow runners). "
+            "Ctrl-C stops them all.",
             f"  admin      {base}/admin/",
             f"  dashboard  {base}/dashboard/",
             f"  API        {base}/api/   (Swagger UI: {base}/api/docs/)",

@@ -10,6 +10,7 @@ from orchestrator.events.dispatch import replay
 from orchestrator.events.models import Event
 
 FILTERS = ("source", "type", "status", "since", "until", "delivery_id")
+PROGRESS_EVERY = 10_000
 
 
 class Command(BaseCommand):
@@ -33,8 +34,13 @@ class Command(BaseCommand):
         count = events.count()
         if not options["dry_run"]:
             self.stderr.write(f"replaying {count} event(s)…")
-            count = replay(events)
+            count = replay(events, progress=self.show_progress)
         self.report({"filters": chosen, "matched": count, "dry_run": options["dry_run"]}, options)
+
+    def show_progress(self, done: int, total: int) -> None:
+        """One line per PROGRESS_EVERY events, and one at the end."""
+        if done % PROGRESS_EVERY == 0 or done == total:
+            self.stderr.write(f"  {done}/{total} reset and rung")
 
     def matching(self, chosen: dict):
         try:

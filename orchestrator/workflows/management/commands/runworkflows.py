@@ -1,0 +1,16 @@
+"""`manage.py runworkflows`: one workflow runner process, until SIGTERM or Ctrl-C."""
+
+from django.core.management.base import BaseCommand
+
+from orchestrator.workflows import runner_process
+
+
+class Command(BaseCommand):
+    help = (
+        "Drive workflow steps in this process (manage.py serve starts WORKFLOW_RUNNERS of "
+        "these; on a worker host, run one per core beside qcluster)."
+    )
+
+    def handle(self, *args, **options):
+        recorded = runner_process.run_forever()
+        self.stdout.write(f"runner stopped; {recorded} step outcomes recorded")
