@@ -154,6 +154,7 @@ def install(path: str | Path, *, actor: str = "", dry_run: bool = False) -> Resu
             return Result(manifest.name, Change.INSTALL, manifest.version, "would install", True)
         target = settings.EXTENSIONS_DIR / manifest.name / manifest.version
         target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)  # left by an interrupted install: no row has it
         shutil.copytree(scratch, target)
     loader.write_entry(target, unpacked.entry)
     try:
