@@ -38,7 +38,9 @@ class Command(BaseCommand):
             for item in answer:
                 state = "enabled" if item["enabled"] else "disabled"
                 versions = ", ".join(item["installed_versions"])
-                self.stdout.write(f"{item['name']:12} {item['active_version']:10} {state:9} {versions}")
+                self.stdout.write(
+                    f"{item['name']:12} {item['active_version']:10} {state:9} {versions}"
+                )
         else:
             self.stdout.write(f"{answer['name']} {answer['version']}: {answer['message']}")
 
