@@ -8,6 +8,7 @@ BENCHMARKS: dict[str, str] = {
     "flags": "bench.flags",
     "http_clients": "bench.http_clients",
     "ingest": "bench.ingest",
+    "propagation": "bench.propagation",
     "workflows": "bench.workflows",
 }
 
