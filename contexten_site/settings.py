@@ -172,9 +172,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "orchestrator.core.api.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "orchestrator.core.schema.ContextenAutoSchema",
     "EXCEPTION_HANDLER": "orchestrator.core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -182,7 +182,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Events, workflows, runs, feature flags, configuration and extensions.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # The schema maps every operation: staff only, like the API it describes.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
     # Swagger UI's assets come from the sidecar package, not a CDN: works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -8,11 +8,11 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from extensions.config import schemas, store
 from extensions.config.models import ConfigVersion
+from orchestrator.core.api import Pagination
 
 
 class ConfigErrorSerializer(serializers.Serializer):
@@ -113,6 +113,15 @@ def refusal(exc: store.ConfigError):
     return ValidationError(str(exc))
 
 
+class ConfigVersionPageSerializer(serializers.Serializer):
+    """One page of versions, as the API's limit/offset pagination answers it."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ConfigVersionSerializer(many=True)
+
+
 class ConfigViewSet(viewsets.ViewSet):
     """Configuration: one document per namespace (`core`, each extension), versioned."""
 
@@ -147,7 +156,7 @@ class ConfigViewSet(viewsets.ViewSet):
             raise refusal(exc) from None
         return Response(changed(saved))
 
-    @extend_schema(responses={200: ConfigVersionSerializer(many=True), **NOT_FOUND})
+    @extend_schema(responses={200: ConfigVersionPageSerializer, **NOT_FOUND})
     @action(detail=True, methods=["get"])
     def versions(self, request, namespace=None):
         """Every version, newest first: who, when, why and the document (secrets masked)."""
@@ -155,7 +164,7 @@ class ConfigViewSet(viewsets.ViewSet):
             rows = store.versions(namespace).select_related("document")
         except store.ConfigError as exc:
             raise refusal(exc) from None
-        paginator = LimitOffsetPagination()
+        paginator = Pagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(ConfigVersionSerializer(page, many=True).data)
 

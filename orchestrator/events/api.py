@@ -1,6 +1,7 @@
 """REST: `/api/events/` list/filter/detail, replay one, replay by filter (SPEC §4)."""
 
 import re
+from datetime import UTC
 
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
@@ -74,7 +75,14 @@ def glob_to_regex(glob: str) -> str:
 
 
 def parse_time(name: str, value: str):
-    parsed = parse_datetime(value.replace(" ", "+"))  # a bare "+" arrives as a space
+    """An ISO 8601 time as UTC: databases refuse odd offsets (+17:47), and `parse_datetime`
+    raises on well-formed but impossible dates (month 13)."""
+    try:
+        parsed = parse_datetime(value.replace(" ", "+"))  # a bare "+" arrives as a space
+        if parsed is not None and parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        parsed = None
     if parsed is None:
         raise ValidationError({name: "must be an ISO 8601 date-time, e.g. 2026-01-31T09:00:00Z"})
     return parsed

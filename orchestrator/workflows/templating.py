@@ -13,10 +13,43 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-STRICT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-LENIENT = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
+# Results past these sizes are refused: a template must not be able to stall or exhaust a
+# worker with `10 ** 99999999` or `"x" * 10 ** 9` (the sandbox guards attributes, not arithmetic).
+MAX_POWER_BITS = 4096
+MAX_REPEATED_LENGTH = 1_000_000
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, plus bounds on the two operators that can build huge values."""
+
+    intercepted_binops = frozenset(["**", "*"])
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**":
+            _check_power(left, right)
+            return left**right
+        _check_repetition(left, right)
+        return left * right
+
+
+def _check_power(base, exponent) -> None:
+    integers = isinstance(base, int) and isinstance(exponent, int)
+    if integers and exponent > 0 and exponent * abs(base).bit_length() > MAX_POWER_BITS:
+        raise SecurityError(f"{base} ** {exponent} is too large to compute")
+
+
+def _check_repetition(left, right) -> None:
+    for sequence, count in ((left, right), (right, left)):
+        repeats = isinstance(sequence, str | list | tuple) and isinstance(count, int)
+        if repeats and len(sequence) * count > MAX_REPEATED_LENGTH:
+            raise SecurityError(f"repeating a sequence {count} times is too large")
+
+
+STRICT = BoundedSandbox(undefined=StrictUndefined, autoescape=False)
+LENIENT = BoundedSandbox(undefined=ChainableUndefined, autoescape=False)
 # "{{ expr }}" and nothing else: rendered to the expression's native value (lists, numbers).
 WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
 FALSY_TEXT = {"", "false", "0", "none", "no", "off", "null", "undefined"}
@@ -77,6 +110,8 @@ def _render_text(text: str, context: dict[str, Any], *, strict: bool) -> Any:
         return compiled.render(**context)
     except TemplateError as exc:
         raise TemplateProblem(f"template {text!r} failed: {exc.message or exc}") from None
+    except OverflowError as exc:  # the sandbox's range() cap raises this, not a TemplateError
+        raise TemplateProblem(f"template {text!r} failed: {exc}") from None
 
 
 def is_truthy(condition: str, context: dict[str, Any]) -> bool:
