@@ -32,6 +32,7 @@ from orchestrator.events.webhooks import (
     too_large_message,
     unstorable,
     verify_and_parse,
+    webhook_secret_async,
 )
 
 logger = logging.getLogger("contexten.webhooks")
@@ -73,7 +74,8 @@ class WebhookFastPath:
         try:
             check_size(platform, headers.get("content-length"))
             body = await read_capped(receive)
-            delivery = verify_and_parse(platform, headers, body)
+            secret = await webhook_secret_async(platform)
+            delivery = verify_and_parse(platform, headers, body, secret=secret)
         except Refusal as refusal:
             return refuse(platform, refusal)
         try:

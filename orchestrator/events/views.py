@@ -21,6 +21,7 @@ from orchestrator.events.webhooks import (
     store_in_thread,
     too_large_message,
     verify_and_parse,
+    webhook_secret_async,
 )
 
 logger = logging.getLogger("contexten.webhooks")
@@ -38,7 +39,8 @@ async def webhook(request: HttpRequest, platform: str) -> HttpResponse:
     try:
         check_size(platform, request.headers.get("content-length"))
         body = read_capped(request)
-        delivery = verify_and_parse(platform, request.headers, body)
+        secret = await webhook_secret_async(platform)
+        delivery = verify_and_parse(platform, request.headers, body, secret=secret)
     except Refusal as refusal:
         return render(refuse(platform, refusal))
     try:
