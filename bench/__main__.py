@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "scale_flags": "bench.scale_flags",
     "scale_runs": "bench.scale_runs",
     "scale_workflows": "bench.scale_workflows",
+    "propagation": "bench.propagation",
     "workflows": "bench.workflows",
 }
 

@@ -14,12 +14,9 @@ paths keep a manifest cheap to load, and are imported only when used.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -188,31 +185,12 @@ def config(namespace: str) -> dict[str, Any]:
     """The effective configuration of `namespace`: schema defaults, then the latest stored
     version, with `env:NAME` references resolved.
 
-    Safe from async code too: a webhook receiver's `secret()` runs on the web process's event
-    loop, where Django forbids the query the per-process cache makes when its poll is due.
-    There the lookup runs on one dedicated thread (a dict read, and at most one query per
-    poll interval), which the loop waits for.
+    Sync code only (its cache may query the database). A receiver's `secret()` may call it:
+    the webhook pipeline calls `secret()` on a worker thread, not on the event loop. An action
+    has its own namespace's configuration as `context.config`.
     """
     from extensions.registry import resolved_config
 
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return resolved_config(namespace)
-    return _config_thread().submit(_config_off_loop, namespace).result()
-
-
-@cache
-def _config_thread() -> concurrent.futures.ThreadPoolExecutor:
-    return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="config")
-
-
-def _config_off_loop(namespace: str) -> dict[str, Any]:
-    from django.db import close_old_connections
-
-    from extensions.registry import resolved_config
-
-    close_old_connections()  # this thread's connection follows CONN_MAX_AGE like a request's
     return resolved_config(namespace)
 
 

@@ -154,6 +154,7 @@ def install(path: str | Path, *, actor: str = "", dry_run: bool = False) -> Resu
             return Result(manifest.name, Change.INSTALL, manifest.version, "would install", True)
         target = settings.EXTENSIONS_DIR / manifest.name / manifest.version
         target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)  # left by an interrupted install: no row has it
         shutil.copytree(scratch, target)
     loader.write_entry(target, unpacked.entry)
     try:
@@ -280,10 +281,13 @@ def _switch(row: Row, old: str, new: str, actor: str, change: str, reason: str) 
 
 def run_setup(manifest: Extension) -> str:
     """Run the manifest's `setup`; answer its one-line failure, or ""."""
-    if manifest.setup is None:
-        return ""
+    return run_hook(manifest.setup) if manifest.setup is not None else ""
+
+
+def run_hook(code) -> str:
+    """Call an author's hook; answer its failure in one line, or ""."""
     try:
-        registry.resolve(manifest.setup)()
+        registry.resolve(code)()
     except Exception as exc:  # the author's failure of any kind
         return f"{type(exc).__name__}: {exc}".splitlines()[0]
     return ""
@@ -320,8 +324,10 @@ def uninstall(name: str, *, actor: str = "", dry_run: bool = False) -> Result:
         Row.objects.filter(pk=row.pk).update(removed=True, enabled=False, updated_at=timezone.now())
         record(name, Change.UNINSTALL, actor, from_version=row.active_version)
         registry.announce_change()
+    message = "uninstalled"
     if manifest is not None and manifest.manifest.teardown:
-        registry.resolve(manifest.manifest.teardown)()
+        problem = run_hook(manifest.manifest.teardown)
+        message = f"uninstalled; teardown failed: {problem}" if problem else message
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
-    return Result(name, Change.UNINSTALL, row.active_version, "uninstalled")
+    return Result(name, Change.UNINSTALL, row.active_version, message)

@@ -12,6 +12,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from jsonpointer import JsonPointer
 
 from extensions.config import schemas, store
 from extensions.config.models import ConfigDocument, ConfigVersion
@@ -21,22 +22,29 @@ def pretty(value) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
 
 
-def render_patch(patch: list[dict]):
-    """A JSON Patch as one line per operation: `replace /team: "a" → "b"` reads as a change."""
+def render_patch(patch: list[dict], before: dict | None = None):
+    """A JSON Patch as a table, one operation a row, with the old value beside the new one
+    (`replace /team  "a" → "b"`) when `before`, the masked earlier document, is given."""
     if not patch:
         return "no change"
-    rows = (
-        (
-            op["op"],
-            op.get("from", "") + " " + op["path"] if "from" in op else op["path"],
-            json.dumps(op["value"], ensure_ascii=False) if "value" in op else "",
-        )
-        for op in patch
-    )
+    rows = ((op["op"], where(op), change_text(op, before or {})) for op in patch)
     return format_html(
         '<table class="config-patch">{}</table>',
         format_html_join("", "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>", rows),
     )
+
+
+def where(op: dict) -> str:
+    return f"{op['from']} → {op['path']}" if "from" in op else op["path"]
+
+
+def change_text(op: dict, before: dict) -> str:
+    new = json.dumps(op["value"], ensure_ascii=False) if "value" in op else ""
+    if op["op"] not in ("replace", "remove"):
+        return new
+    old = JsonPointer(op["path"]).resolve(before, None)
+    old_text = json.dumps(old, ensure_ascii=False)
+    return f"{old_text} → {new}" if op["op"] == "replace" else f"was {old_text}"
 
 
 class ConfigEditForm(forms.Form):
@@ -159,7 +167,8 @@ class ConfigDocumentAdmin(admin.ModelAdmin):
             _int(request.GET.get("to"), latest),
         ]
         try:
-            patch = render_patch(store.diff(doc.namespace, *chosen))
+            before = store.masked(doc.namespace, store.data_at(doc.namespace, chosen[0]))
+            patch = render_patch(store.diff(doc.namespace, *chosen), before)
         except store.ConfigError as exc:
             patch = str(exc)
         title = f"{doc.namespace}: version {chosen[0]} → {chosen[1]}"
@@ -182,7 +191,8 @@ class ConfigDocumentAdmin(admin.ModelAdmin):
             act(self, request, store.rollback, doc.namespace, version, reason)
             return HttpResponseRedirect(reverse("admin:config_configdocument_change", args=[pk]))
         current = doc.current.data if doc.current else {}
-        patch = render_patch(store.masked_patch(doc.namespace, current, row.data))
+        patch = store.masked_patch(doc.namespace, current, row.data)
+        patch = render_patch(patch, store.masked(doc.namespace, current))
         title = f"Roll back {doc.namespace} to version {version}?"
         return self.page(request, "rollback.html", doc, title=title, row=row, patch=patch)
 
@@ -260,9 +270,11 @@ class ConfigVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="what changed (vs. the previous version)")
     def changes(self, row: ConfigVersion):
-        before = row.document.versions.filter(version=row.version - 1).first()
-        patch = store.masked_patch(row.document.namespace, before.data if before else {}, row.data)
-        return render_patch(patch)
+        namespace = row.document.namespace
+        earlier = row.document.versions.filter(version=row.version - 1).first()
+        before = earlier.data if earlier else {}
+        patch = store.masked_patch(namespace, before, row.data)
+        return render_patch(patch, store.masked(namespace, before))
 
     @admin.display(description="document (secrets masked)")
     def data_masked(self, row: ConfigVersion):

@@ -12,6 +12,8 @@ may have an environment the web process lacks) but answered with a warning namin
 it fails with `UnsetReference`, naming it.
 """
 
+import json
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +30,7 @@ from orchestrator.core import generations
 
 __all__ = ["ConfigError", "InvalidConfig", "UnknownNamespace", "UnknownVersion", "UnsetReference"]
 GENERATION = "config"
+logger = logging.getLogger("contexten.config")
 
 
 class UnknownNamespace(ConfigError, LookupError):
@@ -288,13 +291,21 @@ def _write(document, data, *, author, user, reason, restored_from=None) -> Confi
 
 
 def _saved(namespace: str, schema: dict, row: ConfigVersion, before: dict) -> Saved:
-    return Saved(
+    saved = Saved(
         namespace,
         row.version,
         masked(namespace, row.data),
         unset_warnings(namespace, schemas.with_defaults(schema, row.data)),
         masked_patch(namespace, before, row.data),
     )
+    logger.info(
+        "config.changed namespace=%s version=%s author=%s patch=%s",
+        namespace,
+        row.version,
+        row.author,
+        json.dumps(saved.patch),  # masked: a secret never reaches the log
+    )
+    return saved
 
 
 def seed(namespace: str, data: dict, *, reason: str = "demo data") -> str:

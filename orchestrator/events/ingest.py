@@ -25,6 +25,7 @@ from orchestrator.events.webhooks import (
     check_size,
     refuse,
     verify_and_parse,
+    webhook_secret_async,
 )
 from orchestrator.health import metrics
 
@@ -59,7 +60,8 @@ async def answer_delivery(inbound: Inbound, *, on_loop: bool) -> Answer:
     try:
         check_size(platform, inbound.headers.get("content-length"))
         body = await inbound.read_body()
-        delivery = verify_and_parse(platform, inbound.headers, body)
+        secret = await webhook_secret_async(platform)
+        delivery = verify_and_parse(platform, inbound.headers, body, secret=secret)
     except Refusal as refusal:
         return refuse(platform, refusal)
     if delivery.reply is not None:  # answered as-is and not stored (Slack url_verification)

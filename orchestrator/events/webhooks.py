@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from extensions import registry
@@ -99,12 +100,16 @@ def too_large_message() -> str:
     return f"body is larger than WEBHOOK_MAX_BYTES ({settings.WEBHOOK_MAX_BYTES} bytes)"
 
 
-def verify_and_parse(platform: str, headers: Mapping[str, str], body: bytes) -> Delivery:
-    """Run the platform's steps in the fixed order; raise Refusal on the first failure."""
+def verify_and_parse(
+    platform: str, headers: Mapping[str, str], body: bytes, *, secret: str | None = None
+) -> Delivery:
+    """Run the platform's steps in the fixed order; raise Refusal on the first failure.
+    Async callers pass `secret` from `webhook_secret_async`; None reads it here."""
     receiver = registry.receiver(platform, refresh=False)  # callers refresh first
     if receiver is None:
         raise Refusal(404, "unknown-platform", f"no installed extension receives {platform!r}")
-    secret = webhook_secret(receiver)
+    if secret is None:
+        secret = webhook_secret(receiver)
     unsigned_allowed = platform in settings.WEBHOOK_ALLOW_UNSIGNED
     if not secret and not unsigned_allowed:
         raise Refusal(
@@ -124,6 +129,24 @@ def webhook_secret(receiver) -> str:
     if callable(getattr(receiver, "secret", None)):
         return receiver.secret() or ""
     return getattr(settings, receiver.SECRET_SETTING, "") or ""
+
+
+async def webhook_secret_async(platform: str) -> str | None:
+    """For async callers: the secret of a receiver that reads it with `secret()` (from its
+    configuration, whose cache may query the database), looked up on a worker thread, never on
+    the event loop. None for receivers whose secret is a setting: `verify_and_parse` reads
+    those itself, with no thread hop. A Refusal raised by `secret()` reaches the caller."""
+    receiver = registry.receiver(platform, refresh=False)
+    if receiver is None or not callable(getattr(receiver, "secret", None)):
+        return None
+    return await sync_to_async(secret_in_thread, thread_sensitive=False)(receiver)
+
+
+def secret_in_thread(receiver) -> str:
+    try:
+        return receiver.secret() or ""
+    finally:
+        close_old_connections()
 
 
 def secret_name(receiver) -> str:

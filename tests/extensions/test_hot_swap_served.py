@@ -4,17 +4,16 @@ three) versions, is installed from source folders and switched through /api/exte
 while a run is in flight. Polled with deadlines, never timed."""
 
 import json
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
+from extensions import lifecycle
 from orchestrator.workflows import definitions
 from orchestrator.workflows.models import Run, RunStatus, StepRun, StepStatus
-from tests.conftest import BASE_DIR, free_port, start_served, wait_for_http
+from tests.conftest import free_port, start_served, wait_for_http
 from tests.extensions.echo import build_echo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -46,10 +45,9 @@ def until(condition, what: str):
 
 
 def install(env: dict, folder) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "extensions", "install", str(folder)],
-        cwd=BASE_DIR, env=env, check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    """Install into the shared database and folder; the served processes only hear of it
+    through the registry's generation."""
+    assert lifecycle.install(folder, actor="test").message == "installed"
 
 
 def finished_step(run_id: int) -> StepRun:

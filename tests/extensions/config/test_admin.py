@@ -39,7 +39,8 @@ def test_the_diff_view_shows_the_patch_between_any_two_versions(admin_client, tw
     url = reverse("admin:config_configdocument_diff", args=[two_versions.pk])
     text = admin_client.get(f"{url}?from=0&to=2").content.decode()
     assert "/team" in text and "literal-secret" not in text
-    assert "replace" in admin_client.get(f"{url}?from=1&to=2").content.decode()
+    readable = admin_client.get(f"{url}?from=1&to=2").content.decode()
+    assert "replace" in readable and "&quot;a&quot; → &quot;b&quot;" in readable
 
 
 def test_roll_back_to_this_version_confirms_then_makes_a_new_version(admin_client, two_versions):
