@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 
 from extensions import registry
 from orchestrator.events.receiving import (  # noqa: F401 - re-exported for receivers
