@@ -61,7 +61,7 @@ def test_prune_deletes_runs_in_batches(save_workflow, settings, monkeypatch):
 
 
 def test_migration_creates_the_hourly_prune_schedule():
-    migration = import_module("orchestrator.workflows.migrations.0003_run_retention")
+    migration = import_module("orchestrator.workflows.migrations.0004_run_retention")
     migration.create_schedule(django_apps, None)
     schedule = Schedule.objects.get(name=retention.SCHEDULE_NAME)
     assert schedule.func == "orchestrator.workflows.retention.prune_runs"

@@ -22,7 +22,7 @@ def remove_schedule(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("workflows", "0002_sweeper_schedule")]
+    dependencies = [("workflows", "0003_steprun_extension_steprun_extension_version")]
 
     operations = [
         migrations.RemoveIndex(model_name="run", name="run_workflow_status"),
