@@ -152,6 +152,11 @@ class LocalView:
     def failing(self) -> bool:
         return self.last_ok is False
 
+    def give_back(self, successes: int, failures: int) -> None:
+        with self.lock:
+            self.successes += successes
+            self.failures += failures
+
     def take_pending(self) -> tuple[int, int]:
         with self.lock:
             pending, self.successes, self.failures = (self.successes, self.failures), 0, 0
@@ -275,15 +280,18 @@ async def _sync(platform: str, view: LocalView) -> BreakerRecord | None:
         if view.syncing:
             return view.record
         view.syncing = True
+    successes = failures = 0
     try:
         for _ in range(MAX_FOLDS):
             successes, failures = view.take_pending()
             view.record = await _off_loop(_store().apply, platform, successes, failures,
                                           time.time(), _config())  # fmt: skip
+            successes = failures = 0
             if not view.failures or view.record.state != CLOSED:
                 break
     except Exception as exc:  # the breaker must not take calls down with it
         logger.warning("breaker.sync-failed platform=%s error=%s", platform, exc)
+        view.give_back(successes, failures)  # folded by the next sync, not lost
     finally:
         view.fetched_at = time.monotonic()
         view.syncing = False

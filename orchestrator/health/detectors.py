@@ -1,5 +1,5 @@
-"""The scheduled checks (SPEC §9 level 1): backlogs, sweeper lag, step error rate, each
-enabled platform's API and every extension's own checks.
+"""The scheduled checks (SPEC §9 level 1): backlogs, sweeper lag, step error rate and each
+enabled platform's API (every extension's own checks come through checks.run_checks).
 
 They run in the detection job (detect.py), never in a `/health/` request: a probe must not
 wait on a platform. Each answers health+json results like the checks in checks.py, with its
@@ -113,7 +113,7 @@ def run_local_detectors() -> dict[str, list[dict]]:
     return results
 
 
-# --- platforms and extensions (network calls, concurrently, each under a deadline) --------
+# --- platform APIs (network calls, concurrently, each under a deadline) ---------------------
 def platform_probes() -> dict[str, Callable]:
     """Each platform's `check_api` coroutine function, for the platforms whose integration
     provides one; the integration answers None when it is not configured (no token)."""
@@ -122,16 +122,6 @@ def platform_probes() -> dict[str, Callable]:
         with contextlib.suppress(ImportError):
             probes[platform] = import_string(PLATFORM_CHECK.format(platform=platform))
     return probes
-
-
-def extension_checks() -> dict[str, Callable]:
-    """Every enabled extension's own health checks, by check name, once the extension
-    registry exists (issue 8); none before."""
-    try:
-        from extensions.registry import health_checks  # type: ignore[attr-defined]
-    except ImportError:
-        return {}
-    return dict(health_checks())
 
 
 async def _probe(name: str, probe: Callable, deadline_s: float) -> tuple[str, list[dict] | None]:
@@ -166,9 +156,9 @@ async def _run_remote(probes: dict[str, Callable], deadline_s: float) -> dict[st
 
 
 def run_remote_detectors() -> dict[str, list[dict]]:
-    """Platform APIs (as "<platform>:responseTime") and extension checks, concurrently."""
+    """Platform APIs (as "<platform>:responseTime"), concurrently. Extensions' own checks
+    run with the local ones: `checks.run_checks` includes the registry's group."""
     probes = {f"{p}:responseTime": probe for p, probe in platform_probes().items()}
-    probes.update(extension_checks())
     if not probes:
         return {}
     return asyncio.run(_run_remote(probes, settings.HEALTH_PROBE_TIMEOUT_SECONDS))

@@ -8,7 +8,8 @@ whose `trigger_status` it has reached are candidates. One runs when:
 - its cooldown has passed since its last execution for any incident;
 - it has run fewer than `max_attempts` times for this incident.
 Every execution is recorded with its outcome; a failed one is escalated, a successful one
-announced. Actions are plain data: a key mapped to a function taking (params, Target).
+announced. Actions are plain data: a key mapped to a function taking (params, Target);
+extensions and configuration go through their own services (lifecycle, config store).
 """
 
 from __future__ import annotations
@@ -129,13 +130,15 @@ def replay_dead_events(params: dict, target: Target) -> str:
 
 
 def disable_extension(params: dict, target: Target) -> str:
-    """Disable `params.extension` (default: the incident's component) through the registry."""
-    try:
-        from extensions.registry import disable  # type: ignore[attr-defined]
-    except ImportError:
-        raise RecoveryFailed("the extension registry is not installed") from None
+    """Disable `params.extension` (default: the incident's component) through the lifecycle
+    service, as the admin and API do; its webhooks keep being stored, its steps wait."""
+    from extensions import lifecycle
+
     name = params.get("extension") or target.component
-    disable(name, reason=f"recovery: {target.check} incident")
+    try:
+        lifecycle.set_enabled(name, False, actor="recovery")
+    except Exception as exc:  # unknown extension, or one the lifecycle refuses to disable
+        raise RecoveryFailed(f"extension {name}: {one_line(exc)}") from None
     return f"extension {name} disabled"
 
 
@@ -155,14 +158,18 @@ def rollback_flag(params: dict, target: Target) -> str:
 
 
 def rollback_config(params: dict, target: Target) -> str:
-    """Roll configuration `params.namespace` back to `params.version` (the config store)."""
-    try:
-        from extensions.config import rollback  # type: ignore[attr-defined]
-    except ImportError:
-        raise RecoveryFailed("the configuration store is not installed") from None
+    """Roll configuration `params.namespace` back to `params.version` (a new version)."""
+    from extensions.config import store
+
     namespace, version = params.get("namespace"), params.get("version")
-    rollback(namespace, version, reason=f"recovery: {target.check} incident")
-    return f"configuration {namespace} rolled back to version {version}"
+    if not namespace or version is None:
+        raise RecoveryFailed("params need a namespace and a version")
+    try:
+        saved = store.rollback(namespace, int(version), author="recovery",
+                               reason=f"recovery: {target.check} incident")  # fmt: skip
+    except store.ConfigError as exc:
+        raise RecoveryFailed(one_line(exc)) from None
+    return f"configuration {namespace}: version {version} restored as version {saved.version}"
 
 
 def pause_workflow(params: dict, target: Target) -> str:

@@ -81,7 +81,8 @@ def test_dashboard_served_to_staff(client, staff_user):
     client.force_login(staff_user)
     response = client.get("/dashboard/")
     assert response.status_code == 200
-    assert b"/ws/dashboard/" in response.content
+    assert b"health/dashboard.js" in response.content  # it opens /ws/dashboard/
+    assert b'id="first-snapshot"' in response.content  # the first state, server-rendered
 
 
 def test_root_redirects_to_admin(client):

@@ -137,7 +137,9 @@ def test_a_failing_platform_api_opens_its_closed_breaker_once(settings):
     from orchestrator.health import breakers
 
     settings.HEALTH_ESCALATION_CHANNEL = ""
-    RecoveryAction.objects.exclude(name="open-breaker-when-platform-api-fails").delete()
+    catalog_entry(name="open-breaker-when-platform-api-fails", trigger_check="*:responseTime",
+                  trigger_status="fail", action="force_breaker_open", params={}, max_attempts=3,
+                  preconditions={"checks": {"{component}:breaker": "pass"}})  # fmt: skip
     CheckState.objects.create(name="slack:breaker", status="pass")
     CheckState.objects.create(name="database:breaker", status="fail")  # no such breaker
     open_incident("slack:responseTime")

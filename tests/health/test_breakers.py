@@ -286,3 +286,22 @@ async def test_a_call_cancelled_by_its_timeout_is_released(run_action, fake_plat
             run_action("slack.post_message", {"channel": "#eng", "text": "x"}), 0.3
         )
     assert breakers.in_flight("slack") == 0
+
+
+async def test_outcomes_are_kept_when_the_shared_store_fails_to_fold_them(
+    transactional_db, small_breakers, monkeypatch
+):
+    from orchestrator.health import breaker_stores
+
+    store = breaker_stores.current_store()
+    real_apply = store.apply
+
+    def locked(*args):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(store, "apply", locked)
+    await breakers.record("slack", success=False)  # the fold fails: the failure waits
+    monkeypatch.setattr(store, "apply", real_apply)
+    for _ in range(3):
+        await breakers.record("slack", success=False)
+    assert await asyncio.to_thread(breakers.breaker_state, "slack") == "open"  # all 4 counted

@@ -58,15 +58,20 @@ def test_an_outage_is_bounded_detected_alerted_healed_and_announced_once(
     client, staff_user, fake_platforms, drive, settings
 ):
     settings.HEALTH_ESCALATION_CHANNEL = "#alerts"
-    RecoveryAction.objects.filter(name="close-breaker-when-platform-answers").update(
-        cooldown_seconds=0
-    )
+    # The seeded entry, without its cooldown (transactional tests flush seeded rows away).
+    RecoveryAction.objects.update_or_create(
+        name="close-breaker-when-platform-answers",
+        defaults={"trigger_check": "*:breaker", "trigger_status": "warn",
+                  "action": "reset_breaker", "params": {"when_api_answers": True},
+                  "cooldown_seconds": 0, "max_attempts": 20},
+    )  # fmt: skip
     fake_platforms.set_down("slack")
     start_runs(RUNS)
     drive()  # every step tries, the breaker opens, the rest wait it out
 
     # 1. a bounded number of calls reached Slack while it was down
-    assert breakers.breaker_state("slack") == "open"
+    calls = [(c.name, c.status) for c in fake_platforms.calls("slack")]
+    assert breakers.breaker_state("slack") == "open", calls
     bound = django_settings.SLACK_POOL_MAX + django_settings.BREAKER_HALF_OPEN_PROBES
     calls_while_down = slack_calls(fake_platforms)
     assert calls_while_down <= bound < RUNS
