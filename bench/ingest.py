@@ -113,6 +113,7 @@ def server_env(database_url: str) -> dict:
         "DEBUG": "false",
         "SECRET_KEY": "bench-" + "k" * 60,
         "LOG_LEVEL": "WARNING",
+        "METRICS_ALLOWED_IPS": "127.0.0.1/32",  # bench health_cost scrapes from loopback
     }
 
 

@@ -314,9 +314,10 @@ FLAGS_GUARD_INTERVAL_SECONDS = read_int(env, "FLAGS_GUARD_INTERVAL_SECONDS", 20)
 CONFIG_CACHE_POLL_SECONDS = read_int(env, "CONFIG_CACHE_POLL_MS", 500) / 1000
 
 # --- Metrics and the dashboard (orchestrator/health) ---------------------------------------
-# /metrics answers a request bearing METRICS_TOKEN, or one from METRICS_ALLOWED_IPS.
+# /metrics answers a staff session, a request bearing METRICS_TOKEN, or one from
+# METRICS_ALLOWED_IPS (empty by default: nobody is let in by address alone).
 METRICS_TOKEN = read_secret(env, "METRICS_TOKEN", "")
-METRICS_ALLOWED_IPS = read_networks(env, "METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
+METRICS_ALLOWED_IPS = read_networks(env, "METRICS_ALLOWED_IPS", [])
 # Off: nothing is counted (the cost benchmark's reference; /metrics then shows gauges only).
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 # How often each process folds its counters into the shared store (Redis or database).

@@ -116,6 +116,8 @@ def exposition() -> bytes:
 
 
 def allowed(request: HttpRequest) -> bool:
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
     token = settings.METRICS_TOKEN
     presented = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(presented.encode(), f"Bearer {token}".encode()):
@@ -133,8 +135,8 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if not allowed(request):
         logger.warning("metrics.refused remote=%s", request.META.get("REMOTE_ADDR"))
         return JsonResponse(
-            {"error": "/metrics needs METRICS_TOKEN as a Bearer token or an address in"
-             " METRICS_ALLOWED_IPS"},
+            {"error": "/metrics needs a staff login, METRICS_TOKEN as a Bearer token, or an"
+             " address in METRICS_ALLOWED_IPS"},
             status=403,
         )  # fmt: skip
     # 0.0.4: the text format every Prometheus 2.x scrapes (the client's 'latest' says 1.0.0).

@@ -34,6 +34,14 @@ def sample(text: str, name: str, **labels) -> float | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def loopback_scrapes(settings):
+    """Scrapes from the test client's address are let in, as an operator would configure."""
+    import ipaddress
+
+    settings.METRICS_ALLOWED_IPS = (ipaddress.ip_network("127.0.0.1/32"),)
+
+
 @pytest.fixture
 def github_secret(settings):
     settings.GITHUB_WEBHOOK_SECRET = GITHUB_SECRET
@@ -77,6 +85,13 @@ def test_address_outside_the_allowlist_is_refused_with_a_reason(client):
     assert "METRICS_ALLOWED_IPS" in response.json()["error"]
 
 
+def test_by_default_only_staff_and_the_token_are_let_in(client, settings, staff_user):
+    settings.METRICS_ALLOWED_IPS = ()
+    assert client.get("/metrics").status_code == 403
+    client.force_login(staff_user)
+    assert client.get("/metrics").status_code == 200
+
+
 def test_token_admits_any_address_and_a_wrong_one_does_not(client, settings):
     settings.METRICS_TOKEN = "scrape-token-123"
     bearer = "Bearer scrape-token-123"
@@ -104,6 +119,7 @@ def test_worker_counts_reach_every_web_process(subprocess_env):
     uvicorn processes must both answer it."""
     port = free_port()
     env = {**subprocess_env, "GITHUB_WEBHOOK_SECRET": GITHUB_SECRET, "METRICS_FLUSH_MS": "200"}
+    env["METRICS_ALLOWED_IPS"] = "127.0.0.1/32"
     process = start_served(env, port, "--web-workers", "2")
     base = f"http://127.0.0.1:{port}"
     try:
