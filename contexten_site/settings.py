@@ -252,11 +252,8 @@ HEALTH_ERROR_RATE_WINDOW_SECONDS = read_int(env, "HEALTH_ERROR_RATE_WINDOW_SECON
 HEALTH_ERROR_RATE_MIN_STEPS = read_int(env, "HEALTH_ERROR_RATE_MIN_STEPS", 20)
 # A firing alert is notified again after this long (Alertmanager's repeat_interval).
 HEALTH_ALERT_REPEAT_SECONDS = read_int(env, "HEALTH_ALERT_REPEAT_SECONDS", 3600)
-# Chat escalation: a workflow run of this action, posting to this channel ("" turns it off).
-HEALTH_ESCALATION_ACTION = env.str("HEALTH_ESCALATION_ACTION", default="slack.post_message")
-HEALTH_ESCALATION_CHANNEL = env.str(
-    "HEALTH_ESCALATION_CHANNEL", default=env.str("FLAGS_SLACK_CHANNEL", default="#ops")
-)
+# Chat escalation (HEALTH_ESCALATION_ACTION, HEALTH_ESCALATION_CHANNEL) is declared by the chat
+# extension's manifest and read above with the other extension settings; without one, it is off.
 HEALTH_ALERT_EMAILS = env.list("HEALTH_ALERT_EMAILS", default=[])
 # Mail: the console backend unless EMAIL_URL names SMTP (smtp+tls://user:pass@host:587).
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

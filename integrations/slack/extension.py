@@ -1,5 +1,7 @@
 """The Slack extension's manifest: what core derives for Slack, in one place."""
 
+import os
+
 from extensions.api import Extension, Setting
 
 extension = Extension(
@@ -17,6 +19,10 @@ extension = Extension(
         # Most connections one process opens to Slack (SPEC §6: 5-15).
         Setting("SLACK_POOL_MAX", 15, kind="int"),
         Setting("FLAGS_SLACK_CHANNEL", "#ops", help="where guarded rollbacks are announced"),
+        # Health escalation (alerts, recoveries, guard rollbacks) posts through Slack: the
+        # channel defaults to FLAGS_SLACK_CHANNEL, as it did before escalation existed.
+        Setting("HEALTH_ESCALATION_ACTION", "slack.post_message"),
+        Setting("HEALTH_ESCALATION_CHANNEL", os.environ.get("FLAGS_SLACK_CHANNEL", "#ops")),
     ],
     demo="integrations.slack.demo.seed",
     notify="integrations.slack.notify.post_notice",

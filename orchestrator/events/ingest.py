@@ -64,7 +64,7 @@ async def answer_delivery(inbound: Inbound, *, on_loop: bool) -> Answer:
         delivery = verify_and_parse(platform, inbound.headers, body, secret=secret)
     except Refusal as refusal:
         return refuse(platform, refusal)
-    if delivery.reply is not None:  # answered as-is and not stored (Slack url_verification)
+    if delivery.reply is not None:  # answered as-is, not stored (a url_verification challenge)
         return Answer(200, delivery.reply)
     try:
         if on_loop and fast_store.enabled():

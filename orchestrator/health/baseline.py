@@ -7,7 +7,7 @@
 - **Hysteresis**: a check's status changes only after `needed` consecutive results agree on
   the new status, so a flapping check does not open and close incidents on every run.
 - **Projection**: least squares over the recent points, evaluated `horizon` seconds ahead,
-  as Prometheus' `predict_linear` does.
+  as PromQL's least-squares prediction does.
 """
 
 from __future__ import annotations
@@ -88,8 +88,8 @@ def fit_line(points: list[tuple[float, float]]) -> tuple[float, float, float] | 
     return slope, mean_t, mean_v
 
 
-def predict_linear(points: list[tuple[float, float]], at: float) -> float | None:
-    """The fitted line's value at time `at` (Prometheus' predict_linear)."""
+def line_at(points: list[tuple[float, float]], at: float) -> float | None:
+    """The fitted line's value at time `at` (what PromQL's least-squares prediction answers)."""
     fit = fit_line(points)
     if fit is None:
         return None

@@ -56,13 +56,20 @@ def _record(notice: Notice, channel: str, alert: Alert | None, **fields) -> Esca
     )
 
 
+def chat_channel() -> str:
+    """Where chat escalation posts; empty (off) when no chat extension declares it."""
+    if not getattr(settings, "HEALTH_ESCALATION_ACTION", ""):
+        return ""
+    return getattr(settings, "HEALTH_ESCALATION_CHANNEL", "") or ""
+
+
 def to_chat(notice: Notice, alert: Alert | None) -> Escalation | None:
     """Start a run that posts the notice; the run's step records attempts and the result."""
-    if not settings.HEALTH_ESCALATION_CHANNEL:
+    if not chat_channel():
         return None
     try:
         with transaction.atomic():
-            run = start_run({"channel": settings.HEALTH_ESCALATION_CHANNEL, "text": notice.text,
+            run = start_run({"channel": chat_channel(), "text": notice.text,
                              "kind": notice.kind})  # fmt: skip
             return _record(notice, Escalation.Channel.CHAT, alert, run_id=run.pk,
                            outcome=Escalation.Outcome.QUEUED)  # fmt: skip
@@ -86,7 +93,7 @@ def workflow_document() -> dict:
         "steps": [
             {
                 "id": "notify",
-                "action": settings.HEALTH_ESCALATION_ACTION,
+                "action": getattr(settings, "HEALTH_ESCALATION_ACTION", ""),
                 "with": {"channel": "{{ event.channel }}", "text": "{{ event.text }}"},
                 "retry": {
                     "max_attempts": 10,

@@ -2,7 +2,7 @@
 
 Rates are a bucket's count over its width; quantiles are interpolated inside the histogram
 bucket that holds them, as Prometheus' `histogram_quantile` does; trends are least-squares
-slopes, as `predict_linear` uses.
+slopes, as the forecast in `baseline.py` uses.
 """
 
 from __future__ import annotations

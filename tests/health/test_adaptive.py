@@ -36,9 +36,9 @@ def test_hysteresis_needs_consecutive_agreeing_results_to_change():
     assert state.status == "fail"
 
 
-def test_predict_linear_extends_the_least_squares_line():
+def test_line_at_extends_the_least_squares_line():
     points = [(0, 1.0), (10, 3.0), (20, 5.0), (30, 7.0)]
-    assert maths.predict_linear(points, 60) == pytest.approx(13.0)
+    assert maths.line_at(points, 60) == pytest.approx(13.0)
     assert maths.time_to_reach(points, 21.0) == pytest.approx(100.0)
     assert maths.time_to_reach([(0, 5.0), (10, 4.0), (20, 3.0)], 10.0) is None  # falling
 
