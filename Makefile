@@ -19,12 +19,14 @@ install: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet --python $(PYTHON)
 
 run: install
+	$(MANAGE) backup --if-migrations-pending
 	$(MANAGE) migrate --no-input -v0 --skip-checks
 	$(MANAGE) collectstatic --no-input -v0 --skip-checks
 	$(MANAGE) seed_demo --skip-checks
 	$(MANAGE) serve --show-demo-login
 
 serve: install
+	$(MANAGE) backup --if-migrations-pending
 	$(MANAGE) migrate --no-input -v0 --skip-checks
 	$(MANAGE) collectstatic --no-input -v0 --skip-checks
 	$(MANAGE) serve

@@ -46,7 +46,9 @@ INSTALLED_APPS = [
     "orchestrator.workflows",
     "orchestrator.flags",
     "orchestrator.health",
+    "orchestrator.operations",
     "extensions",
+    "extensions.legacy",
 ]
 
 MIDDLEWARE = [
@@ -209,6 +211,7 @@ GITHUB_POOL_MAX = read_int(env, "GITHUB_POOL_MAX", 50)
 LINEAR_POOL_MAX = read_int(env, "LINEAR_POOL_MAX", 20)
 SLACK_POOL_MAX = read_int(env, "SLACK_POOL_MAX", 15)
 LINEAR_TEAM = env.str("LINEAR_TEAM", default="")  # team key for linear.create_issue by default
+LINEAR_TEAM_ID = env.str("LINEAR_TEAM_ID", default="")  # or a team id (the old app's setting)
 BREAKER_FAILURE_RATE = read_int(env, "BREAKER_FAILURE_RATE", 50)  # percent of the window
 BREAKER_WINDOW = read_int(env, "BREAKER_WINDOW", 20)  # last N calls
 BREAKER_MIN_CALLS = read_int(env, "BREAKER_MIN_CALLS", 10)
@@ -259,3 +262,7 @@ OFREP_TOKEN_CACHE_SECONDS = read_int(env, "OFREP_TOKEN_CACHE_SECONDS", 30)
 OFREP_RATE_LIMIT_PER_MINUTE = read_int(env, "OFREP_RATE_LIMIT_PER_MINUTE", 0)
 FLAGS_GUARD_INTERVAL_SECONDS = read_int(env, "FLAGS_GUARD_INTERVAL_SECONDS", 20)
 FLAGS_SLACK_CHANNEL = env.str("FLAGS_SLACK_CHANNEL", default="#ops")
+
+# --- Operations -----------------------------------------------------------------------------
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(BASE_DIR / "var" / "backups")))
+BACKUP_KEEP = read_int(env, "BACKUP_KEEP", 20)  # automatic backups kept; yours are never pruned

@@ -17,6 +17,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from orchestrator.flags import services
 from orchestrator.flags.models import Flag
@@ -25,6 +26,14 @@ from orchestrator.flags.schema import Guard, parse_flag, to_document
 logger = logging.getLogger("contexten.flags.guard")
 GUARD = services.Actor("guard")
 SCHEDULE_NAME = "flags.guard"
+# Dotted paths called with each `RolledBack` after it is announced (plain data; the
+# migration phases roll a whole phase back when one of its flags is).
+ROLLBACK_LISTENERS: list[str] = []
+
+
+def register_rollback_listener(dotted_path: str) -> None:
+    if dotted_path not in ROLLBACK_LISTENERS:
+        ROLLBACK_LISTENERS.append(dotted_path)
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,7 @@ def run_guards(now: datetime | None = None) -> list[str]:
             continue
         if isinstance(outcome, RolledBack):
             announce(outcome)
+            tell_listeners(outcome)
             lines.append(f"{outcome.key}: rolled back ({outcome.why})")
         elif outcome:
             lines.append(outcome)
@@ -176,34 +186,6 @@ def roll_back(flag: Flag, breach: str) -> RolledBack:
 def announce(outcome: RolledBack) -> None:
     """Tell Slack and the dashboard; each failure is logged, never raised."""
     text = f":rotating_light: Flag `{outcome.key}` was rolled back by its guard: {outcome.why}"
-    try:
-        notify_slack(outcome, text)
-    except Exception as exc:
-        logger.warning("flags.guard.slack-failed flag=%s %s", outcome.key, exc)
-    try:
-        notify_dashboard(outcome)
-    except Exception as exc:
-        logger.warning("flags.guard.dashboard-failed flag=%s %s", outcome.key, exc)
-
-
-def notify_slack(outcome: RolledBack, text: str) -> None:
-    from orchestrator.workflows.actions import ActionContext, execute
-
-    context = ActionContext(
-        run_id=f"flag:{outcome.key}",
-        step_id="guard-rollback",
-        attempt=1,
-        idempotency_key=f"flag:{outcome.key}:v{outcome.version}",
-    )
-    params = {"channel": settings.FLAGS_SLACK_CHANNEL, "text": text}
-    async_to_sync(execute)("slack.post_message", params, context)
-
-
-def notify_dashboard(outcome: RolledBack) -> None:
-    from channels.layers import get_channel_layer
-
-    from orchestrator.health.dashboard import DASHBOARD_GROUP
-
     payload = {
         "kind": "flag.rolled_back",
         "flag": outcome.key,
@@ -211,6 +193,44 @@ def notify_dashboard(outcome: RolledBack) -> None:
         "restored": outcome.restored,
         "why": outcome.why,
     }
+    broadcast(text, payload, key=f"flag:{outcome.key}:v{outcome.version}")
+
+
+def broadcast(text: str, payload: dict, *, key: str) -> None:
+    """Post `text` to FLAGS_SLACK_CHANNEL and `payload` to the dashboard; `key` makes the
+    post idempotent. Failures are logged, never raised."""
+    try:
+        notify_slack(text, key)
+    except Exception as exc:
+        logger.warning("flags.guard.slack-failed key=%s %s", key, exc)
+    try:
+        notify_dashboard(payload)
+    except Exception as exc:
+        logger.warning("flags.guard.dashboard-failed key=%s %s", key, exc)
+
+
+def tell_listeners(outcome: RolledBack) -> None:
+    """Each listener's failure is logged, never raised: the rollback itself is committed."""
+    for path in ROLLBACK_LISTENERS:
+        try:
+            import_string(path)(outcome)
+        except Exception:
+            logger.exception("flags.guard.listener-failed listener=%s flag=%s", path, outcome.key)
+
+
+def notify_slack(text: str, key: str) -> None:
+    from orchestrator.workflows.actions import ActionContext, execute
+
+    context = ActionContext(run_id=key, step_id="guard-rollback", attempt=1, idempotency_key=key)
+    params = {"channel": settings.FLAGS_SLACK_CHANNEL, "text": text}
+    async_to_sync(execute)("slack.post_message", params, context)
+
+
+def notify_dashboard(payload: dict) -> None:
+    from channels.layers import get_channel_layer
+
+    from orchestrator.health.dashboard import DASHBOARD_GROUP
+
     message = {"type": "dashboard.update", "payload": payload}
     async_to_sync(get_channel_layer().group_send)(DASHBOARD_GROUP, message)
 

@@ -12,20 +12,24 @@ from orchestrator.health.checks import FAIL, PASS, now_iso, overall_status, run_
 HEALTH_JSON = "application/health+json"
 
 
-def health_response(results: dict[str, list[dict]], description: str) -> HttpResponse:
-    status = overall_status(results)
-    body = {
-        "status": status,
+def health_body(results: dict[str, list[dict]], description: str) -> dict:
+    """The health+json document (`manage.py healthcheck --json` prints the same)."""
+    return {
+        "status": overall_status(results),
         "version": "1",
         "releaseId": settings.SPECTACULAR_SETTINGS["VERSION"],
         "serviceId": "contexten",
         "description": description,
         "checks": results,
     }
+
+
+def health_response(results: dict[str, list[dict]], description: str) -> HttpResponse:
+    body = health_body(results, description)
     return HttpResponse(
         json.dumps(body),
         content_type=HEALTH_JSON,
-        status=503 if status == FAIL else 200,
+        status=503 if body["status"] == FAIL else 200,
     )
 
 
