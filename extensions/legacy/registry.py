@@ -53,6 +53,21 @@ def register(refs: list[HandlerRef], *, app_name: str = "") -> Registered:
     return outcome
 
 
+def unregister(rows: list[LegacyHandler]) -> int:
+    """Delete registrations; a key left without handlers has its workflow disabled."""
+    with transaction.atomic():
+        keys_touched = dict.fromkeys((row.provider, row.key) for row in rows)
+        LegacyHandler.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        for provider, key in keys_touched:
+            if LegacyHandler.objects.filter(provider=provider, key=key).exists():
+                sync_workflow(provider, key)
+                continue
+            workflow = Workflow.objects.filter(name=keys.workflow_name(provider, key)).first()
+            if workflow is not None:
+                definitions.set_enabled(workflow, False)
+    return len(rows)
+
+
 def position_after(ref: HandlerRef) -> int:
     return LegacyHandler.objects.filter(provider=ref.provider, key=ref.key).count()
 

@@ -284,7 +284,9 @@ def record(change: Change, actor: services.Actor) -> None:
 
 def announce(change: Change) -> None:
     """Slack and the dashboard hear about automatic rollbacks; the log hears about all."""
-    logger.warning(
+    level = logging.INFO if change.kind == PhaseChange.Kind.ADVANCE else logging.WARNING
+    logger.log(
+        level,
         "operations.phase.%s from=%s to=%s reason=%s",
         change.kind,
         change.from_phase,

@@ -127,18 +127,34 @@ def migrate(tmp_path, *modules, **options):
     env = tmp_path / "old.env"
     env.write_text(ENV)
     out = io.StringIO()
-    call_command("migrate_legacy", "--env", str(env), "--handlers", *modules,
-                 "--write-env", str(tmp_path / "new.env"), stdout=out, **options)  # fmt: skip
+    call_command(
+        "migrate_legacy",
+        "--env",
+        str(env),
+        "--handlers",
+        *modules,
+        "--write-env",
+        str(tmp_path / "new.env"),
+        stdout=out,
+        **options,
+    )
     return out.getvalue()
 
 
 def test_migrate_legacy_maps_the_env_registers_handlers_and_reports(tmp_path, db):
     report = json.loads(
-        migrate(tmp_path, "tests.legacy.example_app", json=True,
-                github_webhook_secret="gh-hook", linear_webhook_secret="lin-hook")  # fmt: skip
+        migrate(
+            tmp_path,
+            "tests.legacy.example_app",
+            json=True,
+            github_webhook_secret="gh-hook",
+            linear_webhook_secret="lin-hook",
+        )
     )
     written = (tmp_path / "new.env").read_text()
-    assert "GITHUB_TOKEN=ghp_0123456789" in written and "LINEAR_API_KEY=lin_api_0123456789" in written
+    assert (
+        "GITHUB_TOKEN=ghp_0123456789" in written and "LINEAR_API_KEY=lin_api_0123456789" in written
+    )
     assert "GITHUB_WEBHOOK_SECRET=gh-hook" in written and "LINEAR_TEAM_ID=team-1" in written
     assert report["mapped"]["GITHUB_TOKEN"]["from"] == "GITHUB_ACCESS_TOKEN"
     assert report["missing"] == []
@@ -159,16 +175,27 @@ def test_migrate_legacy_dry_run_changes_nothing(tmp_path, db):
 @pytest.mark.parametrize(
     ("modules", "options", "message"),
     [
-        (["tests.legacy.example_app", "tests.legacy.broken_app"], {"github_webhook_secret": "s",
-         "linear_webhook_secret": "s"}, "cannot import handler module tests.legacy.broken_app: "
-         "RuntimeError: missing configuration; nothing was registered"),
-        (["tests.legacy.typo_app"], {"github_webhook_secret": "s"},
-         "unknown github handler key 'pull_request:labelled' (did you mean 'pull_request:labeled'?)"),
-        (["tests.legacy.example_app"], {}, "GITHUB_WEBHOOK_SECRET is needed to verify the "
-         "webhooks the old app accepted unsigned; pass --github-webhook-secret"),
+        (
+            ["tests.legacy.example_app", "tests.legacy.broken_app"],
+            {"github_webhook_secret": "s", "linear_webhook_secret": "s"},
+            "cannot import handler module tests.legacy.broken_app: "
+            "RuntimeError: missing configuration; nothing was registered",
+        ),
+        (
+            ["tests.legacy.typo_app"],
+            {"github_webhook_secret": "s"},
+            "unknown github handler key 'pull_request:labelled' "
+            "(did you mean 'pull_request:labeled'?)",
+        ),
+        (
+            ["tests.legacy.example_app"],
+            {},
+            "GITHUB_WEBHOOK_SECRET is needed to verify the "
+            "webhooks the old app accepted unsigned; pass --github-webhook-secret",
+        ),
         (["tests.legacy.no_such_module"], {}, "cannot import handler module tests.legacy.no_such"),
     ],
-)  # fmt: skip
+)
 def test_migrate_legacy_refuses_bad_input_in_one_line_and_changes_nothing(
     tmp_path, db, modules, options, message
 ):

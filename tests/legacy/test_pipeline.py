@@ -62,7 +62,10 @@ def test_a_slack_retry_delivered_twice_runs_the_legacy_handler_once(
     assert reply.json["thread_ts"] == "1764321302.000200"
     listed = api_client.get("/api/runs/?workflow=legacy-slack-app_mention").json()
     [step] = listed["results"][0]["steps"]
-    assert (step["status"], step["output"]) == ("succeeded", {"result": {"replied_to": "U061F7AUR"}})
+    assert (step["status"], step["output"]) == (
+        "succeeded",
+        {"result": {"replied_to": "U061F7AUR"}},
+    )
     # The same worker, other platforms (one qcluster start serves all three).
     check_github_label_runs_every_handler_for_the_key(client, fake_platforms)
     check_linear_issue_reaches_its_handler_as_a_linear_event(client)
@@ -77,11 +80,14 @@ def check_github_label_runs_every_handler_for_the_key(client, fake_platforms):
     outputs = {step.step_id: step.output for step in run.steps.all()}
     payload = json.loads(body)
     assert outputs == {
-        "h1_handle_label": {"result": {"number": payload["number"], "label": payload["label"]["name"]}},
+        "h1_handle_label": {
+            "result": {"number": payload["number"], "label": payload["label"]["name"]}
+        },
         "h2_count_labels": {"result": {"labels": len(payload["pull_request"]["labels"])}},
     }
     label_posts = [
-        call for call in fake_platforms.calls("slack", "chat.postMessage")
+        call
+        for call in fake_platforms.calls("slack", "chat.postMessage")
         if call.json["text"].startswith(f"PR #{payload['number']} got label")
     ]
     assert len(label_posts) == 1

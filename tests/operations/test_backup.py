@@ -15,7 +15,9 @@ from orchestrator.operations import backup
 WORKFLOW = {
     "name": "pr-to-slack",
     "trigger": {"event": "github.pull_request.opened"},
-    "steps": [{"id": "log", "action": "core.log", "with": {"message": "PR {{ event.data.number }}"}}],
+    "steps": [
+        {"id": "log", "action": "core.log", "with": {"message": "PR {{ event.data.number }}"}}
+    ],
 }
 
 
@@ -67,7 +69,9 @@ def test_backup_wipe_restore_gives_identical_state_through_the_api(state, tmp_pa
     wipe()
     assert state.get("/api/flags/").status_code == 401  # the token is gone with the wipe
     outcome = json.loads(run("restore", str(path), json=True))
-    assert outcome["restored"]["workflows"] == 4 + 5  # 4 workflows, 5 versions and outcome["masked"] is False
+    assert (
+        outcome["restored"]["workflows"] == 4 + 5
+    )  # 4 workflows, 5 versions and outcome["masked"] is False
     assert read_state(state) == before
     # Restored ids continue: a new flag after the restore gets a fresh id and saves.
     again = {"key": "after-restore", "enabled": False}
@@ -127,7 +131,7 @@ def test_a_bad_backup_is_refused_in_one_line_and_nothing_changes(state, tmp_path
 def test_restore_over_a_non_empty_database_needs_force(state, tmp_path):
     path = tmp_path / "b.json"
     run("backup", str(path), include_secrets=True)
-    with pytest.raises(CommandError, match="the database is not empty .*pass --force"):
+    with pytest.raises(CommandError, match=r"the database is not empty .*pass --force"):
         run("restore", str(path))
     dry = json.loads(run("restore", str(path), dry_run=True, json=True))
     assert dry["would_restore"]["flags"] == dry["replaces"]["flags"] == 3
