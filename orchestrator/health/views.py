@@ -10,6 +10,8 @@ from django.views.decorators.http import require_GET
 from orchestrator.health.checks import FAIL, PASS, now_iso, overall_status, run_checks
 
 HEALTH_JSON = "application/health+json"
+HEALTH_DESCRIPTION = "Contexten control plane health"
+READY_DESCRIPTION = "Contexten readiness probe"
 
 
 def health_body(results: dict[str, list[dict]], description: str) -> dict:
@@ -37,7 +39,7 @@ def health_response(results: dict[str, list[dict]], description: str) -> HttpRes
 @require_GET
 def health(request):
     """Every registered check: pass and warn answer 200, fail answers 503."""
-    return health_response(run_checks(), "Contexten control plane health")
+    return health_response(run_checks(), HEALTH_DESCRIPTION)
 
 
 @never_cache
@@ -52,4 +54,4 @@ def live(request):
 @require_GET
 def ready(request):
     """Readiness: the dependencies a request needs (database, Redis) answer."""
-    return health_response(run_checks(ready_only=True), "Contexten readiness probe")
+    return health_response(run_checks(ready_only=True), READY_DESCRIPTION)

@@ -283,7 +283,7 @@ def record(change: Change, actor: services.Actor) -> None:
 
 
 def announce(change: Change) -> None:
-    """Slack and the dashboard hear about automatic rollbacks; the log hears about all."""
+    """The announcement channel and the dashboard hear of automatic rollbacks; the log of all."""
     level = logging.INFO if change.kind == PhaseChange.Kind.ADVANCE else logging.WARNING
     logger.log(
         level,

@@ -6,7 +6,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from orchestrator.health.checks import FAIL, PASS, WARN, run_checks
-from orchestrator.health.views import health_body
+from orchestrator.health.views import HEALTH_DESCRIPTION, READY_DESCRIPTION, health_body
 
 EXIT_CODES = {PASS: 0, WARN: 1, FAIL: 2}
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         ready = options["ready"]
         results = run_checks(ready_only=ready)
-        body = health_body(results, "Contexten readiness probe" if ready else "Contexten health")
+        body = health_body(results, READY_DESCRIPTION if ready else HEALTH_DESCRIPTION)
         if options["json"]:
             self.stdout.write(json.dumps(body))
         else:
