@@ -14,9 +14,10 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
-# Create or update .venv from the lock file; never re-resolves.
+# Create or update .venv from the lock file; never re-resolves. `--all-packages` installs
+# every workspace member (extensions/contrib/*) with the root.
 install: $(UV)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --quiet --python $(PYTHON)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --all-packages --quiet --python $(PYTHON)
 
 run: install
 	$(MANAGE) backup --if-migrations-pending

@@ -102,3 +102,23 @@ def read_int(env: environ.Env, name: str, default: int) -> int:
     except ValueError:
         fail(name, f"must be a whole number, got {env.str(name)!r}")
         return default
+
+
+def read_declared(env: environ.Env, setting) -> object:
+    """Read one setting an extension manifest declares (`extensions.api.Setting`)."""
+    if setting.kind == "secret":
+        return read_secret(env, setting.name, setting.default)
+    if setting.kind == "int":
+        return read_int(env, setting.name, setting.default)
+    if setting.kind == "list":
+        return env.list(setting.name, default=setting.default or [])
+    value = env.str(setting.name, default=setting.default)
+    return value.rstrip("/") if setting.kind == "url" else value
+
+
+def read_extension_settings(env: environ.Env, declared) -> dict[str, object]:
+    """Every setting the discovered extensions declare, by name (the first declaration wins)."""
+    values: dict[str, object] = {}
+    for setting in declared:
+        values.setdefault(setting.name, read_declared(env, setting))
+    return values

@@ -11,10 +11,12 @@ import environ
 
 from contexten_site.envtools import (
     database_from_url,
+    read_extension_settings,
     read_int,
     read_secret,
     redis_url_or_none,
 )
+from extensions.discovery import declared_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -48,6 +50,7 @@ INSTALLED_APPS = [
     "orchestrator.health",
     "orchestrator.operations",
     "extensions",
+    "extensions.config",
     "extensions.legacy",
 ]
 
@@ -171,9 +174,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "orchestrator.core.api.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "orchestrator.core.schema.ContextenAutoSchema",
     "EXCEPTION_HANDLER": "orchestrator.core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -181,37 +184,27 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Events, workflows, runs, feature flags, configuration and extensions.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # The schema maps every operation: staff only, like the API it describes.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
     # Swagger UI's assets come from the sidecar package, not a CDN: works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- Platforms ------------------------------------------------------------------------------
-GITHUB_WEBHOOK_SECRET = read_secret(env, "GITHUB_WEBHOOK_SECRET", "")
-LINEAR_WEBHOOK_SECRET = read_secret(env, "LINEAR_WEBHOOK_SECRET", "")
-SLACK_SIGNING_SECRET = read_secret(env, "SLACK_SIGNING_SECRET", "")
-GITHUB_TOKEN = read_secret(env, "GITHUB_TOKEN", "")
-LINEAR_API_KEY = read_secret(env, "LINEAR_API_KEY", "")
-SLACK_BOT_TOKEN = read_secret(env, "SLACK_BOT_TOKEN", "")
-GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com").rstrip("/")
-LINEAR_API_URL = env.str("LINEAR_API_URL", default="https://api.linear.app/graphql")
-SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api").rstrip("/")
-# Platforms whose unsigned webhooks the operator explicitly accepts (e.g. "github,slack").
+# --- Extensions: installed versions, and the settings their manifests declare ---------------
+# Each version installed through `manage.py extensions install` lives in its own folder here.
+EXTENSIONS_DIR = Path(env.str("EXTENSIONS_DIR", default=str(BASE_DIR / "var" / "extensions")))
+# Platforms whose unsigned webhooks the operator explicitly accepts (names of extensions).
 WEBHOOK_ALLOW_UNSIGNED = env.list("WEBHOOK_ALLOW_UNSIGNED", default=[])
 WEBHOOK_MAX_BYTES = read_int(env, "WEBHOOK_MAX_BYTES", 25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BYTES
+# Webhook secrets, API tokens and URLs, pool sizes: each manifest names the settings it reads
+# (SPEC §3 lists the built-ins'), and they are read here, once, like every other setting.
+globals().update(read_extension_settings(env, declared_settings()))
 
-# --- Platform clients: pools, timeouts, circuit breakers, lookup cache ----------------------
+# --- Platform clients: timeouts, circuit breakers, lookup cache -----------------------------
 PLATFORM_HTTP_TIMEOUT = read_int(env, "PLATFORM_HTTP_TIMEOUT", 30)  # seconds per call
-# Most connections one process opens to each platform (SPEC §6: GitHub 10-50, Linear 5-20,
-# Slack 5-15). Calls beyond that wait for a free connection.
-GITHUB_POOL_MAX = read_int(env, "GITHUB_POOL_MAX", 50)
-LINEAR_POOL_MAX = read_int(env, "LINEAR_POOL_MAX", 20)
-SLACK_POOL_MAX = read_int(env, "SLACK_POOL_MAX", 15)
-LINEAR_TEAM = env.str("LINEAR_TEAM", default="")  # team key for linear.create_issue by default
-LINEAR_TEAM_ID = env.str("LINEAR_TEAM_ID", default="")  # or a team id (the old app's setting)
 BREAKER_FAILURE_RATE = read_int(env, "BREAKER_FAILURE_RATE", 50)  # percent of the window
 BREAKER_WINDOW = read_int(env, "BREAKER_WINDOW", 20)  # last N calls
 BREAKER_MIN_CALLS = read_int(env, "BREAKER_MIN_CALLS", 10)
@@ -261,7 +254,10 @@ OFREP_TOKEN_CACHE_SECONDS = read_int(env, "OFREP_TOKEN_CACHE_SECONDS", 30)
 # OFREP requests per token per minute in each web process; 0 means unlimited.
 OFREP_RATE_LIMIT_PER_MINUTE = read_int(env, "OFREP_RATE_LIMIT_PER_MINUTE", 0)
 FLAGS_GUARD_INTERVAL_SECONDS = read_int(env, "FLAGS_GUARD_INTERVAL_SECONDS", 20)
-FLAGS_SLACK_CHANNEL = env.str("FLAGS_SLACK_CHANNEL", default="#ops")
+
+# --- Configuration store (extensions/config) ------------------------------------------------
+# How often each process checks whether any configuration changed (the 2 s promise).
+CONFIG_CACHE_POLL_SECONDS = read_int(env, "CONFIG_CACHE_POLL_MS", 500) / 1000
 
 # --- Operations -----------------------------------------------------------------------------
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(BASE_DIR / "var" / "backups")))

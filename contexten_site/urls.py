@@ -1,6 +1,7 @@
 """Top-level routes. Each app contributes its REST resources through `api_routes`."""
 
 from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -15,6 +16,8 @@ API_ROUTE_MODULES: list[str] = [
     "orchestrator.events.api",
     "orchestrator.flags.api",
     "orchestrator.workflows.api",
+    "extensions.config.api",
+    "extensions.views",
 ]
 
 for dotted in API_ROUTE_MODULES:
@@ -28,7 +31,11 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path(
+        "api/docs/",
+        staff_member_required(SpectacularSwaggerView.as_view(url_name="schema")),
+        name="swagger-ui",
+    ),
     path("api/", include(router.urls)),
     path("health/", include("orchestrator.health.urls")),
     path("health", RedirectView.as_view(url="/health/", permanent=False)),

@@ -41,6 +41,21 @@ def _fresh_cache_and_redis():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_registry(request):
+    """Each test sees the registry of its own database; a test without a database sees the
+    discovered extensions (the registry's answer before any row exists), frozen."""
+    from extensions import registry
+
+    registry.view.invalidate()
+    database = {"db", "transactional_db", "django_db_reset_sequences"} & set(request.fixturenames)
+    if not database and request.node.get_closest_marker("django_db") is None:
+        registry.view.value, registry.view.loaded = registry.default_table(), True
+        registry.view.next_check = float("inf")
+    yield
+    registry.view.invalidate()
+
+
 @pytest.fixture
 def staff_user(django_user_model):
     return django_user_model.objects.create_user(

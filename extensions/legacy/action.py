@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from extensions.api import ActionContext, ActionError, action
 from extensions.legacy.types import LinearEvent, SlackEvent
-from orchestrator.workflows.actions import ActionContext, ActionError, action
 
 # Handler threads: a queued call that times out is cancelled before it starts.
 EXECUTOR = ThreadPoolExecutor(max_workers=16, thread_name_prefix="legacy-handler")

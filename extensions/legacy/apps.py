@@ -1,4 +1,5 @@
-"""The legacy layer as a built-in extension: its action and its backup section."""
+"""The legacy layer's Django app: its registrations model and their backup section (its
+action comes from its extension manifest, `extension.py`)."""
 
 from django.apps import AppConfig
 
@@ -11,7 +12,5 @@ class LegacyConfig(AppConfig):
 
     def ready(self):
         from orchestrator.operations import sections
-        from orchestrator.workflows import actions
 
-        actions.register("legacy.handler", "extensions.legacy.action.run_handler")
         sections.register("legacy_handlers", "extensions.legacy.registry.BACKUP_SECTION")

@@ -12,9 +12,9 @@ import re
 
 from pydantic import BaseModel, Field, field_validator
 
+from extensions.api import ActionContext, action
 from integrations.github.client import github
 from integrations.github.report import ReportInput, build_report
-from orchestrator.workflows.actions import ActionContext, action
 
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 

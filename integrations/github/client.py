@@ -12,8 +12,8 @@ from typing import Any
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict
 
-from integrations import cache
-from integrations.http import Answer, PlatformClient, PlatformError, session_for
+from orchestrator.core import cache
+from orchestrator.core.http import Answer, PlatformClient, PlatformError, session_for
 
 API_VERSION = "2022-11-28"
 

@@ -12,8 +12,8 @@ import uuid
 from django.conf import settings
 from pydantic import BaseModel, Field
 
+from extensions.api import ActionContext, action
 from integrations.linear.client import linear
-from orchestrator.workflows.actions import ActionContext, action
 
 ID_NAMESPACE = uuid.UUID("6f1c2d0e-8a43-5b7e-9c1d-2f0a4b6c8e10")
 

@@ -13,8 +13,8 @@ from typing import Any
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict
 
-from integrations import cache
-from integrations.http import Answer, PlatformClient, PlatformError, error_message, session_for
+from orchestrator.core import cache
+from orchestrator.core.http import Answer, PlatformClient, PlatformError, error_message, session_for
 
 PERMANENT_CODES = {
     "INVALID_INPUT",

@@ -12,8 +12,8 @@ import time
 
 from pydantic import BaseModel, Field, model_validator
 
+from extensions.api import ActionContext, action
 from integrations.slack.client import slack
-from orchestrator.workflows.actions import ActionContext, action
 
 METADATA_EVENT = "contexten_step"
 HISTORY_WINDOW_S = 24 * 3600

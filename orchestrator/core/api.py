@@ -3,6 +3,8 @@
 import logging
 
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -35,3 +37,17 @@ def summarise(detail) -> str:
     if isinstance(detail, list):
         return "; ".join(summarise(item) for item in detail)
     return str(detail)
+
+
+class Pagination(LimitOffsetPagination):
+    """Limit/offset pages with bounds: a huge `limit` or `offset` is a 400, not a database
+    overflow (SQLite integers stop at 2**63) or a page too large to answer."""
+
+    max_limit = 1000
+    max_offset = 2**31
+
+    def get_offset(self, request) -> int:
+        offset = super().get_offset(request)
+        if offset > self.max_offset:
+            raise ValidationError({"offset": f"at most {self.max_offset}"})
+        return offset

@@ -47,11 +47,12 @@ def check_debug_on_production_database(app_configs, **kwargs):
 @register()
 def check_webhook_secrets(app_configs, **kwargs):
     """Warn about platforms whose webhooks will be refused for want of a secret."""
+    from extensions import registry
+
     missing = [
-        name
-        for name in ("GITHUB_WEBHOOK_SECRET", "LINEAR_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET")
-        if not getattr(settings, name)
-        and name.split("_")[0].lower() not in settings.WEBHOOK_ALLOW_UNSIGNED
+        setting
+        for platform, setting in registry.secret_settings()
+        if not getattr(settings, setting, "") and platform not in settings.WEBHOOK_ALLOW_UNSIGNED
     ]
     if not missing:
         return []

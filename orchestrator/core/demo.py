@@ -1,4 +1,7 @@
-"""Demo data for `make run`. Seeders are plain data: each app adds its own dotted path."""
+"""Demo data for `make run`. Seeders are plain data: each app adds its own dotted path, and
+each enabled extension its manifest's `demo`."""
+
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -10,8 +13,7 @@ from rest_framework.authtoken.models import Token
 DEMO_SEEDERS: list[str] = [
     "orchestrator.core.demo.seed_admin",
     "orchestrator.flags.demo.seed_flags",
-    "orchestrator.events.demo.seed_events",
-    "orchestrator.workflows.demo.seed_workflows",
+    "extensions.config.demo.seed_core_config",
 ]
 
 
@@ -30,7 +32,15 @@ def seed_admin() -> str:
     return f"admin user {user.username!r} {state}; API token {token.key[:6]}…"
 
 
+def seeders() -> list[tuple[str, Callable[[], str]]]:
+    """(name, seeder) for the core seeders, then each enabled extension's demo."""
+    from extensions import registry
+
+    core = [(path, import_string(path)) for path in DEMO_SEEDERS]
+    return core + [(f"extension {name}", seed) for name, seed in registry.demo_seeders()]
+
+
 def seed_demo() -> list[str]:
     """Run every seeder in one transaction, so a failure leaves nothing half-seeded."""
     with transaction.atomic():
-        return [import_string(path)() for path in DEMO_SEEDERS]
+        return [seed() for _, seed in seeders()]

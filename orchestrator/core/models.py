@@ -32,3 +32,17 @@ class ChannelGroupMember(models.Model):
 
     def __str__(self):
         return f"{self.channel} in {self.group}"
+
+
+class Generation(models.Model):
+    """A random token per cache name that changes with every change (see core/generations.py).
+
+    Without Redis this row is how other processes learn that flags, configuration or
+    extensions changed; with Redis it is written too, so a flushed Redis never looks current.
+    """
+
+    name = models.CharField(max_length=50, unique=True)
+    token = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.token}"

@@ -1,6 +1,7 @@
 """REST: `/api/events/` list/filter/detail, replay one, replay by filter (SPEC §4)."""
 
 import re
+from datetime import UTC
 
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
@@ -15,8 +16,8 @@ from orchestrator.events.dispatch import replay
 from orchestrator.events.models import Event, Status
 
 FILTERS = [
-    OpenApiParameter("source", str, description="github, linear or slack"),
-    OpenApiParameter("type", str, description="exact type, or a glob: github.pull_request.*"),
+    OpenApiParameter("source", str, description="the extension that received it"),
+    OpenApiParameter("type", str, description="exact type, or a glob: <source>.pull_request.*"),
     OpenApiParameter("status", str, enum=Status.values, description="dead lists dead letters"),
     OpenApiParameter("delivery_id", str),
     OpenApiParameter("since", OpenApiTypes.DATETIME, description="received at or after"),
@@ -69,12 +70,19 @@ def filter_events(events: QuerySet[Event], params) -> QuerySet[Event]:
 
 
 def glob_to_regex(glob: str) -> str:
-    """`github.pull_request.*` → `^github\\.pull_request\\..*$`, valid in Postgres and Python."""
+    """`src.pull_request.*` → `^src\\.pull_request\\..*$`, valid in Postgres and Python."""
     return "^" + re.escape(glob).replace(r"\*", ".*").replace(r"\?", ".") + "$"
 
 
 def parse_time(name: str, value: str):
-    parsed = parse_datetime(value.replace(" ", "+"))  # a bare "+" arrives as a space
+    """An ISO 8601 time as UTC: databases refuse odd offsets (+17:47), and `parse_datetime`
+    raises on well-formed but impossible dates (month 13)."""
+    try:
+        parsed = parse_datetime(value.replace(" ", "+"))  # a bare "+" arrives as a space
+        if parsed is not None and parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        parsed = None
     if parsed is None:
         raise ValidationError({name: "must be an ISO 8601 date-time, e.g. 2026-01-31T09:00:00Z"})
     return parsed

@@ -14,11 +14,12 @@ session, cookie or CSRF token, and their routes are derived from the same regist
 
 import json
 import logging
+import re
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from integrations import WEBHOOK_RECEIVERS
+from extensions import registry
 from orchestrator.events import fast_store
 from orchestrator.events.webhooks import (
     Answer,
@@ -36,14 +37,18 @@ from orchestrator.events.webhooks import (
 logger = logging.getLogger("contexten.webhooks")
 
 
-def webhook_paths() -> dict[str, str]:
-    """Every path a platform's webhook answers on, mapped to the platform."""
-    paths = {}
-    for platform in WEBHOOK_RECEIVERS:
-        for path in (f"/webhooks/{platform}/", f"/webhooks/{platform}", f"/{platform}/events"):
-            paths[path] = platform
-        paths[f"/{platform}/events/"] = platform
-    return paths
+# Every path a platform's webhook answers on; the platform is looked up in the registry.
+WEBHOOK_PATH = re.compile(r"^/(?:webhooks/(?P<a>[-a-zA-Z0-9_]+)/?|(?P<b>[-a-zA-Z0-9_]+)/events/?)$")
+
+
+async def platform_for(path: str) -> str | None:
+    """The installed extension whose webhook answers on `path`, or None."""
+    match = WEBHOOK_PATH.match(path)
+    if match is None:
+        return None
+    await registry.refresh_async()
+    platform = match["a"] or match["b"]
+    return platform if registry.receiver(platform, refresh=False) is not None else None
 
 
 class WebhookFastPath:
@@ -51,11 +56,12 @@ class WebhookFastPath:
 
     def __init__(self, app):
         self.app = app
-        self.paths = webhook_paths()
 
     async def __call__(self, scope, receive, send):
-        platform = self.paths.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if platform is None or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        platform = await platform_for(scope.get("path", ""))
+        if platform is None:
             return await self.app(scope, receive, send)
         answer = await self.handle(platform, scope, receive)
         await send_answer(send, answer)

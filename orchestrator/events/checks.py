@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-from integrations import WEBHOOK_RECEIVERS
+from extensions import registry
 
 POSITIVE = (
     "EVENT_MAX_ATTEMPTS",
@@ -35,13 +35,14 @@ def check_event_settings(app_configs, **kwargs):
 @register()
 def check_unsigned_platforms(app_configs, **kwargs):
     """Warn about names in WEBHOOK_ALLOW_UNSIGNED that are no platform, and about the rest."""
-    unknown = [name for name in settings.WEBHOOK_ALLOW_UNSIGNED if name not in WEBHOOK_RECEIVERS]
+    platforms = registry.webhook_platforms()
+    unknown = [name for name in settings.WEBHOOK_ALLOW_UNSIGNED if name not in platforms]
     problems = []
     if unknown:
         problems.append(
             Error(
                 f"WEBHOOK_ALLOW_UNSIGNED names unknown platforms: {', '.join(unknown)}.",
-                hint=f"Known platforms: {', '.join(WEBHOOK_RECEIVERS)}.",
+                hint=f"Known platforms: {', '.join(platforms)}.",
                 id="events.E002",
             )
         )

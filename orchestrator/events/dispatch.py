@@ -10,10 +10,11 @@ import random
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from extensions import registry
 from orchestrator.events import subscribers
 from orchestrator.events.models import Event, Status
 from orchestrator.events.store import ring_doorbell
@@ -34,6 +35,8 @@ def dispatch_event(event_id: int) -> str:
     event = claim(event_id)
     if event is None:
         return "skipped"
+    if registry.is_disabled(event.source):
+        return hold(event)
     for path in subscribers.EVENT_SUBSCRIBERS:
         try:
             import_string(path)(event)
@@ -43,6 +46,15 @@ def dispatch_event(event_id: int) -> str:
         status=Status.DONE, finished_at=timezone.now(), status_changed_at=timezone.now()
     )
     return "done"
+
+
+def hold(event: Event) -> str:
+    """A disabled extension's event goes back to `received`, untouched, until it is enabled
+    again (enabling rings for it)."""
+    Event.objects.filter(pk=event.pk, status=Status.DISPATCHED).update(
+        status=Status.RECEIVED, attempts=F("attempts") - 1, status_changed_at=timezone.now()
+    )
+    return "held"
 
 
 def dispatch_events(event_ids: list[int]) -> list[str]:

@@ -12,11 +12,11 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from extensions import registry
 from orchestrator.events.webhooks import (
     Answer,
     Refusal,
     check_size,
-    receiver_for,
     refuse,
     store_in_thread,
     too_large_message,
@@ -29,7 +29,8 @@ logger = logging.getLogger("contexten.webhooks")
 @csrf_exempt
 async def webhook(request: HttpRequest, platform: str) -> HttpResponse:
     """Verify, dedupe and store one delivery; answer per SPEC §4."""
-    if receiver_for(platform) is None:
+    await registry.refresh_async()
+    if registry.receiver(platform, refresh=False) is None:
         raise Http404(f"no webhook for {platform!r}")
     if request.method != "POST":
         answer = refuse(platform, Refusal(405, "method-not-allowed", "use POST"))

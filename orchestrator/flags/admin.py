@@ -62,7 +62,7 @@ class FlagForm(forms.ModelForm):
             "rules": RULES_HELP,
             "rollout_plan": PLAN_HELP,
             "variants": 'e.g. {"on": true, "off": false}; empty for a plain boolean flag',
-            "guard": 'e.g. {"max_error_rate": 0.05, "source": "slack", "breaker": true}',
+            "guard": 'e.g. {"max_error_rate": 0.05, "source": "<extension>", "breaker": true}',
         }
 
     def clean(self):

@@ -1,102 +1,46 @@
 """Compiled flags, cached per process and invalidated everywhere within a second of a change.
 
-Every change writes a fresh random generation token (Redis when `REDIS_URL` is set, else the
-`FlagsGeneration` row). Each process compares the token with the one it loaded at most every
-`FLAGS_CACHE_POLL_SECONDS` (0.5 s) and reloads every flag in one query when it differs. A
-random token rather than a counter means a flushed Redis or a rolled-back test transaction
-can never make a stale process look current. Between polls, evaluation touches no database.
+Invalidation is the shared generation token of `orchestrator/core/generations.py` under the
+name "flags": each process checks it at most every `FLAGS_CACHE_POLL_SECONDS` (0.5 s) and
+reloads every flag in one query when it moved. Between polls, evaluation touches no database.
 """
 
 import logging
-import threading
-import time
-import uuid
 
 from django.conf import settings
-from django.db import transaction
 
+from orchestrator.core import generations
 from orchestrator.flags.engine import CompiledFlag, compile_flag
-from orchestrator.flags.models import Flag, FlagsGeneration
+from orchestrator.flags.models import Flag
 from orchestrator.flags.schema import FlagDocumentError, parse_flag
 
 logger = logging.getLogger("contexten.flags")
-REDIS_KEY = "contexten:flags:generation"
-
-
-def read_generation() -> str | None:
-    if settings.REDIS_URL:
-        from orchestrator.core.redis import redis_client
-
-        token = redis_client().get(REDIS_KEY)
-        return token.decode() if token else None
-    return FlagsGeneration.objects.filter(pk=1).values_list("token", flat=True).first()
-
-
-def write_generation() -> None:
-    token = uuid.uuid4().hex
-    FlagsGeneration.objects.update_or_create(pk=1, defaults={"token": token})
-    if settings.REDIS_URL:
-        from orchestrator.core.redis import redis_client
-
-        redis_client().set(REDIS_KEY, token)
+GENERATION = "flags"
 
 
 def announce_change() -> None:
-    """Call inside the change's transaction: announce now, and again once it commits.
-
-    The second announcement matters: a process that reloads between the first one and the
-    commit still reads the old rows, and only a token written after the commit corrects it.
-    """
-    write_generation()
-    store.invalidate()
-    transaction.on_commit(after_commit)
-
-
-def after_commit() -> None:
-    write_generation()
-    store.invalidate()
+    """Call inside the change's transaction (see `generations.announce`)."""
+    generations.announce(GENERATION, store.cached)
 
 
 class FlagStore:
     """The process's compiled flags: a dict swapped whole, so readers never need a lock."""
 
     def __init__(self, poll_seconds: float | None = None):
-        self.poll_seconds = poll_seconds
-        self.flags: dict[str, CompiledFlag] = {}
-        self.generation: str | None = None
-        self.next_check = 0.0  # monotonic time of the next generation check; 0 = now
-        self.loaded = False
-        self.lock = threading.Lock()
+        self.cached = generations.Cached(
+            GENERATION,
+            load_compiled,
+            poll_seconds if poll_seconds is not None else lambda: settings.FLAGS_CACHE_POLL_SECONDS,
+        )
 
     def invalidate(self) -> None:
-        self.next_check = 0.0
-        self.loaded = False
+        self.cached.invalidate()
 
     def get(self, key: str) -> CompiledFlag | None:
-        if time.monotonic() >= self.next_check:
-            self.refresh()
-        return self.flags.get(key)
+        return self.cached.get().get(key)
 
     def all(self) -> dict[str, CompiledFlag]:
-        if time.monotonic() >= self.next_check:
-            self.refresh()
-        return self.flags
-
-    def refresh(self) -> None:
-        """Reload when the generation moved (or nothing is loaded yet)."""
-        with self.lock:
-            poll = (
-                self.poll_seconds
-                if self.poll_seconds is not None
-                else settings.FLAGS_CACHE_POLL_SECONDS
-            )
-            if time.monotonic() < self.next_check:
-                return
-            generation = read_generation()
-            if generation != self.generation or not self.loaded:
-                self.flags = load_compiled()
-                self.generation, self.loaded = generation, True
-            self.next_check = time.monotonic() + poll
+        return self.cached.get()
 
 
 def load_compiled() -> dict[str, CompiledFlag]:

@@ -1,37 +1,12 @@
 """Demo flags for `make run`: the SPEC §7 shapes, and the guard's schedule."""
 
-from datetime import timedelta
-
-from django.utils import timezone
-
 from orchestrator.flags.guard import ensure_schedule
 from orchestrator.flags.models import Flag
 from orchestrator.flags.services import Actor, save_flag
 
 
 def demo_flags() -> list[dict]:
-    soon = (timezone.now() + timedelta(hours=1)).isoformat()
-    later = (timezone.now() + timedelta(hours=4)).isoformat()
     return [
-        {
-            "key": "new-checkout",
-            "description": "The new checkout flow, ramping under a guard on Slack's error rate.",
-            "enabled": True,
-            "variants": {"on": True, "off": False},
-            "default_variant": "off",
-            "rules": [
-                {
-                    "variant": "on",
-                    "when": {"attribute": "email", "op": "ends_with", "value": "@acme.io"},
-                }
-            ],
-            "rollout": {
-                "variant": "on",
-                "percentage": 25.0,
-                "plan": [{"percentage": 50, "at": soon}, {"percentage": 100, "at": later}],
-            },
-            "guard": {"max_error_rate": 0.05, "source": "slack", "breaker": True},
-        },
         {
             "key": "banner-text",
             "description": "A string flag: the dashboard's greeting.",

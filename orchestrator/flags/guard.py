@@ -5,8 +5,9 @@ Every run, for each enabled, unpaused flag with a plan or a guard:
 - if it holds, the due plan steps are applied, and the version they ramp from is marked good
   (so is a version that has held for a whole guard window, however it was reached);
 - if it breaches, the flag is restored to its last good version with the plan paused, the
-  history says why, and Slack and the dashboard are told. A failed announcement never undoes
-  the rollback: the database change is committed before anyone is notified.
+  history says why, and the extensions' notice hooks and the dashboard are told. A failed
+  announcement never undoes the rollback: the database change is committed before anyone
+  is notified.
 """
 
 import logging
@@ -184,7 +185,7 @@ def roll_back(flag: Flag, breach: str) -> RolledBack:
 
 
 def announce(outcome: RolledBack) -> None:
-    """Tell Slack and the dashboard; each failure is logged, never raised."""
+    """Tell the notice channels and the dashboard; each failure is logged, never raised."""
     text = f":rotating_light: Flag `{outcome.key}` was rolled back by its guard: {outcome.why}"
     payload = {
         "kind": "flag.rolled_back",
@@ -197,12 +198,12 @@ def announce(outcome: RolledBack) -> None:
 
 
 def broadcast(text: str, payload: dict, *, key: str) -> None:
-    """Post `text` to FLAGS_SLACK_CHANNEL and `payload` to the dashboard; `key` makes the
-    post idempotent. Failures are logged, never raised."""
+    """Tell the extensions' notice hooks `text` and the dashboard `payload`; `key` makes the
+    notice idempotent. Failures are logged, never raised."""
     try:
-        notify_slack(text, key)
+        notify_operators(text, key)
     except Exception as exc:
-        logger.warning("flags.guard.slack-failed key=%s %s", key, exc)
+        logger.warning("flags.guard.notice-failed key=%s %s", key, exc)
     try:
         notify_dashboard(payload)
     except Exception as exc:
@@ -218,12 +219,14 @@ def tell_listeners(outcome: RolledBack) -> None:
             logger.exception("flags.guard.listener-failed listener=%s flag=%s", path, outcome.key)
 
 
-def notify_slack(text: str, key: str) -> None:
-    from orchestrator.workflows.actions import ActionContext, execute
+def notify_operators(text: str, key: str) -> None:
+    """Every enabled extension's notice hook (its manifest's `notify`) hears the text."""
+    from extensions import registry
+    from extensions.api import ActionContext
 
     context = ActionContext(run_id=key, step_id="guard-rollback", attempt=1, idempotency_key=key)
-    params = {"channel": settings.FLAGS_SLACK_CHANNEL, "text": text}
-    async_to_sync(execute)("slack.post_message", params, context)
+    for notify in registry.notifiers():
+        async_to_sync(notify)(text, context)
 
 
 def notify_dashboard(payload: dict) -> None:

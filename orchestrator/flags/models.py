@@ -88,12 +88,3 @@ class FlagVersion(models.Model):
 
     def __str__(self) -> str:
         return f"v{self.version} {self.action}"
-
-
-class FlagsGeneration(models.Model):
-    """One row whose token changes with every flag change (the cache's signal without Redis)."""
-
-    token = models.CharField(max_length=32)
-
-    def __str__(self) -> str:
-        return self.token

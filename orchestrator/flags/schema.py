@@ -133,7 +133,7 @@ class Rollout(Strict):
 
 class Guard(Strict):
     max_error_rate: float | None = Field(default=None, ge=0, le=1)
-    source: str | None = None  # an integration / platform, e.g. "slack"
+    source: str | None = None  # an extension (platform) name
     workflow: str | None = None
     breaker: str | bool | None = None  # a platform, or true for the source's own breaker
     health: bool = False

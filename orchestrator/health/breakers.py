@@ -25,16 +25,14 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import partial
 
 from django.conf import settings
 
-from orchestrator.workflows.actions import BreakerOpen
+from extensions.api import BreakerOpen
 
 logger = logging.getLogger("contexten.breakers")
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
-PLATFORMS = ("github", "linear", "slack")
 PROBE_RECHECK_S = 1.0  # when every half-open probe is taken, look again this much later
 
 
@@ -290,19 +288,20 @@ def check_breaker(platform: str) -> list[dict]:
     return [result]
 
 
-check_github = partial(check_breaker, "github")
-check_linear = partial(check_breaker, "linear")
-check_slack = partial(check_breaker, "slack")
+def check_breakers() -> dict[str, list[dict]]:
+    """One `<platform>:breaker` result per platform the registry's extensions call."""
+    from extensions import registry
+
+    return {f"{platform}:breaker": check_breaker(platform) for platform in registry.platforms()}
 
 
 def register_checks() -> None:
     """Add the breaker health checks and the Django system check for their settings."""
     from django.core import checks
 
-    from orchestrator.health.checks import register
+    from orchestrator.health.checks import register_group
 
-    for platform in PLATFORMS:
-        register(f"{platform}:breaker", f"orchestrator.health.breakers.check_{platform}")
+    register_group("orchestrator.health.breakers.check_breakers")
     checks.register(check_settings)
 
 
@@ -319,10 +318,12 @@ def settings_problems() -> list[str]:
         problems.append("BREAKER_HALF_OPEN_PROBES must be at least 1")
     if settings.PLATFORM_HTTP_TIMEOUT <= 0:
         problems.append("PLATFORM_HTTP_TIMEOUT must be more than 0 seconds")
+    from extensions import registry
+
     problems += [
         f"{p.upper()}_POOL_MAX must be at least 1"
-        for p in PLATFORMS
-        if getattr(settings, f"{p.upper()}_POOL_MAX") < 1
+        for p in registry.platforms()
+        if getattr(settings, f"{p.upper()}_POOL_MAX", 1) < 1
     ]
     return problems
 

@@ -22,9 +22,19 @@ CHECKS: dict[str, tuple[str, bool]] = {
 }
 
 
+# Dotted paths to callables answering several named checks at once ({name: results}): the
+# per-platform breakers and the extensions' own checks, whose names come from the registry.
+CHECK_GROUPS: list[str] = ["extensions.registry.run_health_checks"]
+
+
 def register(name: str, dotted_path: str, *, ready: bool = False) -> None:
     """Add a check; `name` follows health+json's "component:measurement"."""
     CHECKS[name] = (dotted_path, ready)
+
+
+def register_group(dotted_path: str) -> None:
+    if dotted_path not in CHECK_GROUPS:
+        CHECK_GROUPS.append(dotted_path)
 
 
 def now_iso() -> str:
@@ -94,6 +104,19 @@ def run_checks(*, ready_only: bool = False) -> dict[str, list[dict]]:
             outcome = [{"status": FAIL, "time": now_iso(), "output": one_line(exc)}]
         if outcome:
             results[name] = outcome
+    if not ready_only:
+        results.update(run_groups())
+    return results
+
+
+def run_groups() -> dict[str, list[dict]]:
+    """Every group's checks; a group that raises is one `fail` result under its path."""
+    results = {}
+    for dotted_path in CHECK_GROUPS:
+        try:
+            results.update(import_string(dotted_path)())
+        except Exception as exc:
+            results[dotted_path] = [{"status": FAIL, "time": now_iso(), "output": one_line(exc)}]
     return results
 
 

@@ -151,9 +151,14 @@ def check_sections(data: Any, name: str) -> None:
             raise BackupProblem(f"{name}: section {label}: {exc}") from None
 
 
-def existing_rows() -> dict[str, int]:
-    """Rows each section holds now (a restore replaces them)."""
-    return {label: section.count() for label, section in sections().items()}
+def existing_rows(*, seeded: bool = True) -> dict[str, int]:
+    """Rows each section holds now (a restore replaces them); `seeded=False` leaves out the
+    sections `migrate` fills by itself."""
+    return {
+        label: section.count()
+        for label, section in sections().items()
+        if seeded or not section.seeded
+    }
 
 
 def restore(document: dict, *, progress: Progress = no_progress) -> dict[str, int]:

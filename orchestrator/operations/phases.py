@@ -117,9 +117,10 @@ def health_gate() -> Gate:
 
 
 def breaker_gate() -> Gate:
-    from orchestrator.health.breakers import PLATFORMS, breaker_state
+    from extensions.registry import platforms
+    from orchestrator.health.breakers import breaker_state
 
-    open_ones = [name for name in PLATFORMS if breaker_state(name) == "open"]
+    open_ones = [name for name in platforms() if breaker_state(name) == "open"]
     if open_ones:
         return Gate("breakers", False, f"circuit breaker open for {', '.join(open_ones)}")
     return Gate("breakers", True, "every breaker closed or half-open")

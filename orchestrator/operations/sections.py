@@ -30,6 +30,8 @@ SECTIONS: dict[str, str] = {
     "workflows": "orchestrator.operations.sections.WORKFLOWS",
     "flags": "orchestrator.operations.sections.FLAGS",
     "migration_phases": "orchestrator.operations.sections.PHASES",
+    "extensions": "orchestrator.operations.sections.EXTENSIONS",
+    "configuration": "orchestrator.operations.sections.CONFIGURATION",
 }
 
 
@@ -58,6 +60,11 @@ class Section:
     models: tuple[str, ...]
     secrets: dict[str, dict[str, Callable[[], Any] | None]] = field(default_factory=dict)
     after_load: str | None = None  # dotted path: resync what derives from the rows
+    # Rows `migrate` itself creates (discovered extensions): they do not make a database
+    # "not empty" for restore's question.
+    seeded: bool = False
+    # model label -> dotted path of row -> row, masking secrets inside a value (a document)
+    row_masks: dict[str, str] = field(default_factory=dict)
 
     def model_classes(self) -> list[type[models.Model]]:
         return [apps.get_model(label) for label in self.models]
@@ -72,11 +79,14 @@ class Section:
     def dump(self, *, include_secrets: bool) -> dict[str, list[dict]]:
         dumped = {}
         for model in self.existing_models():
-            masked = {} if include_secrets else self.secrets.get(model._meta.label, {})
-            dumped[model._meta.label] = [
+            label = model._meta.label
+            masked = {} if include_secrets else self.secrets.get(label, {})
+            mask_row = None if include_secrets else self.row_masks.get(label)
+            rows = [
                 {name: MASK if name in masked and value else value for name, value in row.items()}
                 for row in read_rows(model)
             ]
+            dumped[label] = [import_string(mask_row)(row) for row in rows] if mask_row else rows
         return dumped
 
     def check(self, data: Any) -> None:
@@ -181,6 +191,25 @@ def announce_flags() -> None:
     announce_change()
 
 
+def mask_config_version(row: dict) -> dict:
+    """A configuration version with its schema's `writeOnly` values masked."""
+    from extensions.config.models import ConfigDocument
+    from extensions.config.store import masked
+
+    namespace = ConfigDocument.objects.filter(pk=row["document_id"]).values_list(
+        "namespace", flat=True
+    )
+    return {**row, "data": masked(namespace.first() or "", row["data"])}
+
+
+def announce_configuration() -> None:
+    from extensions.config import store
+    from extensions.registry import announce_change
+
+    store.generations.announce(store.GENERATION, store.cache)
+    announce_change()
+
+
 USERS = Section(
     models=("auth.User", "authtoken.Token"),
     secrets={"auth.User": {"password": unusable_password}, "authtoken.Token": {"key": None}},
@@ -194,3 +223,13 @@ FLAGS = Section(
     after_load="orchestrator.operations.sections.announce_flags",
 )
 PHASES = Section(models=("operations.PhaseState", "operations.PhaseChange"))
+EXTENSIONS = Section(
+    models=("extensions.Extension", "extensions.ExtensionVersion", "extensions.ExtensionHistory"),
+    after_load="orchestrator.operations.sections.announce_configuration",
+    seeded=True,
+)
+CONFIGURATION = Section(
+    models=("config.ConfigDocument", "config.ConfigVersion"),
+    row_masks={"config.ConfigVersion": "orchestrator.operations.sections.mask_config_version"},
+    after_load="orchestrator.operations.sections.announce_configuration",
+)

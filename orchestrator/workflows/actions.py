@@ -1,109 +1,23 @@
-"""The action registry: what a workflow step can do.
+"""The action table: what a workflow step can do, derived from the extension registry.
 
-Registries are plain data: an action name mapped to the dotted path of an `ActionSpec`,
-imported lazily on first use. Integrations and extensions add their own entries; core never
-needs to change for a new platform.
+Each enabled extension's manifest names its actions (`extensions.api.action`); an action
+`<extension>.<verb>` runs at the version of its extension the run pinned when it started.
+The types an action sees and raises live in `extensions.api`, the one public module.
 """
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-from django.utils.module_loading import import_string
 from pydantic import BaseModel, ValidationError
 
-ACTIONS: dict[str, str] = {
-    "core.log": "orchestrator.workflows.core_actions.log",
-    "core.delay": "orchestrator.workflows.core_actions.delay",
-    "core.http_request": "orchestrator.workflows.core_actions.http_request",
-    "github.create_issue": "integrations.github.actions.create_issue",
-    "github.create_comment": "integrations.github.actions.create_comment",
-    "github.add_labels": "integrations.github.actions.add_labels",
-    "github.repo_report": "integrations.github.actions.repo_report",
-    "linear.create_issue": "integrations.linear.actions.create_issue",
-    "linear.create_comment": "integrations.linear.actions.create_comment",
-    "slack.post_message": "integrations.slack.actions.post_message",
-}
-
-
-class ActionError(Exception):
-    """An action failed. `permanent` errors are never retried; transient ones are, after
-    `retry_after` seconds when the platform said so (Retry-After, rate-limit reset)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        permanent: bool = False,
-        retry_after: float | None = None,
-        status: int | None = None,
-    ):
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
-        self.status = status
-
-
-class BreakerOpen(ActionError):
-    """The platform's circuit breaker is open: the step waits `retry_after` seconds and
-    tries again without spending an attempt."""
-
-    def __init__(self, platform: str, retry_after: float):
-        super().__init__(f"{platform} circuit breaker is open", retry_after=retry_after)
-        self.platform = platform
-
-
-@dataclass(frozen=True)
-class ActionContext:
-    """What an action knows about the step it runs for."""
-
-    run_id: int | str
-    step_id: str
-    attempt: int
-    # Stable across attempts of the same step, so platforms that dedupe can do so.
-    idempotency_key: str
-    config: dict[str, Any] = field(default_factory=dict)
-
-
-Handler = Callable[[BaseModel, ActionContext], Awaitable[dict[str, Any]]]
-
-
-@dataclass(frozen=True)
-class ActionSpec:
-    name: str
-    input_model: type[BaseModel]
-    handler: Handler
-    description: str = ""
-    # Breaker and pool key: "github", "linear", "slack"; None for core actions.
-    platform: str | None = None
-
-
-def action(name: str, *, input_model: type[BaseModel], platform: str | None = None):
-    """Decorate an async handler into an `ActionSpec`; its docstring is the description."""
-
-    def wrap(handler: Handler) -> ActionSpec:
-        return ActionSpec(name, input_model, handler, (handler.__doc__ or "").strip(), platform)
-
-    return wrap
-
-
-class UnknownAction(LookupError):
-    pass
-
-
-@cache
-def get_action(name: str) -> ActionSpec:
-    try:
-        return import_string(ACTIONS[name])
-    except KeyError:
-        raise UnknownAction(f"unknown action {name!r}") from None
-
-
-def register(name: str, dotted_path: str) -> None:
-    """Add or replace an action (extensions call this); clears the lookup cache."""
-    ACTIONS[name] = dotted_path
-    get_action.cache_clear()
+from extensions.api import (  # noqa: F401 - the one implementation, re-exported for core
+    ActionContext,
+    ActionError,
+    ActionSpec,
+    BreakerOpen,
+    Handler,
+    action,
+)
+from extensions.registry import UnknownAction, action_names, get_action  # noqa: F401
 
 
 def validate_input(spec: ActionSpec, params: dict[str, Any]) -> BaseModel:
@@ -118,7 +32,9 @@ def validate_input(spec: ActionSpec, params: dict[str, Any]) -> BaseModel:
         raise ActionError(f"{spec.name} input invalid: {problems}", permanent=True) from None
 
 
-async def execute(name: str, params: dict[str, Any], context: ActionContext) -> dict[str, Any]:
-    """Validate and run one action, answering its output dict."""
-    spec = get_action(name)
+async def execute(
+    name: str, params: dict[str, Any], context: ActionContext, version: str = ""
+) -> dict[str, Any]:
+    """Validate and run one action (at `version` of its extension), answering its output."""
+    spec = get_action(name, version)
     return await spec.handler(validate_input(spec, params), context)

@@ -134,8 +134,8 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
 
 class StepTimeline(admin.TabularInline):
     model = StepRun
-    fields = ["step_id", "action", "status", "attempts", "started_at", "finished_at", "error",
-              "output"]  # fmt: skip
+    fields = ["step_id", "action", "extension", "extension_version", "status", "attempts",
+              "started_at", "finished_at", "error", "output"]  # fmt: skip
     readonly_fields = fields
     extra = 0
     can_delete = False

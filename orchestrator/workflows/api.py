@@ -29,7 +29,7 @@ class TextYAMLParser(YAMLParser):
 
 
 class WorkflowVersionSerializer(serializers.ModelSerializer):
-    created_by = serializers.StringRelatedField()
+    created_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = WorkflowVersion
@@ -51,8 +51,8 @@ class StepRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = StepRun
         fields = [
-            "step_id", "action", "status", "attempts", "output", "error",
-            "next_attempt_at", "started_at", "finished_at",
+            "step_id", "action", "extension", "extension_version", "status", "attempts",
+            "output", "error", "next_attempt_at", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -116,13 +116,13 @@ class WorkflowViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(WorkflowSerializer(workflow).data)
 
     @extend_schema(responses=WorkflowVersionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def versions(self, request, name=None):
         workflow = self.get_object()
         versions = workflow.versions.select_related("created_by").order_by("-number")
         return Response(WorkflowVersionSerializer(versions, many=True).data)
 
-    @extend_schema(request=dict, responses=RunSerializer)
+    @extend_schema(request=dict, responses={201: RunSerializer})
     @action(detail=True, methods=["post"], parser_classes=[JSONParser])
     def trigger(self, request, name=None):
         """Start a run by hand; the optional body {"event": {...}} is what templates see."""

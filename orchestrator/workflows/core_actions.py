@@ -8,8 +8,8 @@ from typing import Any, Literal
 import aiohttp
 from pydantic import BaseModel, Field
 
-from integrations.http import session_for
-from orchestrator.workflows.actions import ActionContext, ActionError, action
+from extensions.api import ActionContext, ActionError, action
+from orchestrator.core.http import session_for
 
 logger = logging.getLogger("contexten.workflows.core")
 TIMEOUT = aiohttp.ClientTimeout(total=30.0)

@@ -10,7 +10,7 @@ from croniter import croniter
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from orchestrator.workflows.actions import ACTIONS
+from extensions.registry import action_names
 from orchestrator.workflows.templating import TemplateProblem, check_syntax
 
 DURATION = re.compile(r"^(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h)$")
@@ -54,7 +54,7 @@ DOCUMENT_SCHEMA = {
         "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,99}$"},
         "description": {"type": "string"},
         "enabled": {"type": "boolean"},
-        "config": {"type": "object"},
+        "vars": {"type": "object"},
         "concurrency": {"type": "integer", "minimum": 1},
         "trigger": {
             "type": "object",
@@ -71,6 +71,14 @@ DOCUMENT_SCHEMA = {
     },
 }
 VALIDATOR = Draft202012Validator(DOCUMENT_SCHEMA)
+
+
+# Workflow documents once kept their own values under `config`; templates now see the
+# configuration store there.
+LEGACY_CONFIG = (
+    "config: a workflow's own values are now `vars` (templates: vars.<name>);"
+    " config.<namespace>.<field> is the configuration store"
+)
 
 
 class InvalidWorkflow(ValueError):
@@ -126,6 +134,8 @@ def parse_duration(text: Any, where: str) -> float:
 
 def validate(document: dict) -> list[Step]:
     """Check a document completely; answer its steps or raise InvalidWorkflow."""
+    if "config" in document:
+        raise InvalidWorkflow(LEGACY_CONFIG)
     error = best_match(VALIDATOR.iter_errors(document))
     if error is not None:
         raise InvalidWorkflow(f"{_path(error.absolute_path)}: {error.message}")
@@ -133,6 +143,14 @@ def validate(document: dict) -> list[Step]:
     steps = [_parse_step(raw, index) for index, raw in enumerate(document["steps"])]
     _check_graph(steps)
     return steps
+
+
+def from_stored(document: dict) -> dict:
+    """A version stored before `vars` existed: its `config` block is read as `vars`."""
+    if "config" not in document:
+        return document
+    upgraded = {key: value for key, value in document.items() if key != "config"}
+    return {**upgraded, "vars": document["config"]}
 
 
 def _path(parts) -> str:
@@ -175,9 +193,10 @@ def _check_templates_in(value: Any, where: str) -> None:
 
 def _parse_step(raw: dict, index: int) -> Step:
     where = f"steps.{raw['id']}"
-    if raw["action"] not in ACTIONS:
+    known = action_names(include_disabled=True)
+    if raw["action"] not in known:
         raise InvalidWorkflow(
-            f"{where}.action: unknown action {raw['action']!r}; known: {', '.join(sorted(ACTIONS))}"
+            f"{where}.action: unknown action {raw['action']!r}; known: {', '.join(known)}"
         )
     _check_templates_in(raw.get("with", {}), f"{where}.with")
     if "if" in raw:

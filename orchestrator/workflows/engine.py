@@ -15,6 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from extensions.registry import pin
 from orchestrator.workflows import doorbell, dsl, fastpath
 from orchestrator.workflows.models import (
     STEP_FINISHED,
@@ -37,20 +38,21 @@ class Plan:
     by_id: dict[str, dsl.Step]
     compensations: frozenset[str]
     concurrency: int | None
-    config: dict[str, Any]
+    vars: dict[str, Any]  # the document's own values (templates: vars.<name>)
 
 
 @lru_cache(maxsize=512)
 def plan_for(version_id: int) -> Plan:
     """Validate a stored version's document (versions are immutable, so cache by id)."""
     document = WorkflowVersion.objects.values_list("document", flat=True).get(pk=version_id)
+    document = dsl.from_stored(document)
     steps = tuple(dsl.validate(document))
     return Plan(
         steps=steps,
         by_id={step.id: step for step in steps},
         compensations=frozenset(dsl.compensation_ids(list(steps))),
         concurrency=document.get("concurrency"),
-        config=document.get("config", {}),
+        vars=document.get("vars", {}),
     )
 
 
@@ -104,8 +106,18 @@ def _commit_without_flush() -> None:
 
 
 def _initial_step(run: Run, step: dsl.Step, index: int, plan: Plan, now) -> StepRun:
-    """A new step row: ready at once if the run starts now and it is a root step."""
-    row = StepRun(run=run, step_id=step.id, action=step.action, position=index)
+    """A new step row, pinned to its extension's active version: a hot-swap after this moment
+    leaves the run on the version it started with. Ready at once if the run starts now and
+    it is a root step."""
+    extension, version = pin(step.action)
+    row = StepRun(
+        run=run,
+        step_id=step.id,
+        action=step.action,
+        extension=extension,
+        extension_version=version,
+        position=index,
+    )
     if now and not step.needs and step.id not in plan.compensations:
         row.status, row.next_attempt_at, row.ready_at = StepStatus.READY, now, now
     return row

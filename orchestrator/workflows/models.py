@@ -121,6 +121,9 @@ class StepRun(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
     step_id = models.CharField(max_length=100)
     action = models.CharField(max_length=100)
+    # The extension and version this step runs with, pinned when its run was created.
+    extension = models.CharField(max_length=32, blank=True, default="")
+    extension_version = models.CharField(max_length=64, blank=True, default="")
     position = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=16, choices=StepStatus.choices, default=StepStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)

@@ -67,12 +67,16 @@ async def execute_job(job: Job, slots: asyncio.Semaphore | None = None) -> Outco
         step_id=job.step_id,
         attempt=job.attempt,
         idempotency_key=f"run-{job.run_id}-{job.step_id}",
-        config=job.config,
+        config=job.extension_config,
+        extension=job.extension,
+        extension_version=job.extension_version,
+        vars=job.config,
     )
     outcome = partial(Outcome, job.step_run_id, job.token)
     try:
         output = await asyncio.wait_for(
-            actions.execute(job.action, job.params, context), job.timeout_s
+            actions.execute(job.action, job.params, context, job.extension_version),
+            job.timeout_s,
         )
     except actions.BreakerOpen as exc:
         return outcome("wait", error=str(exc), retry_after=exc.retry_after)
@@ -219,7 +223,7 @@ class Runner:
     def _slots(self, job: Job) -> asyncio.Semaphore | None:
         """One semaphore per platform, sized like its connection pool (`<PLATFORM>_POOL_MAX`)."""
         try:
-            platform = actions.get_action(job.action).platform
+            platform = actions.get_action(job.action, job.extension_version).platform
         except (actions.UnknownAction, ImportError):
             return None
         if platform is None:

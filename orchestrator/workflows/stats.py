@@ -9,7 +9,7 @@ def step_error_rate(
     *, workflow: str | None = None, integration: str | None = None, since: datetime
 ) -> tuple[int, int]:
     """Answer (finished, failed) step counts since `since`, optionally for one workflow or
-    one integration (the action's platform prefix: "slack", "github", "linear", "core")."""
+    one integration (the action's extension prefix, e.g. "core")."""
     steps = StepRun.objects.filter(
         finished_at__gte=since, status__in=[StepStatus.SUCCEEDED, StepStatus.FAILED]
     )

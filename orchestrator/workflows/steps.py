@@ -17,9 +17,11 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from extensions import registry
+from extensions.config import store as config_store
 from orchestrator.workflows.engine import Plan, advance, finish_succeeded, plan_for, save_steps
 from orchestrator.workflows.models import STEP_CLAIMABLE, Run, RunStatus, StepRun, StepStatus
-from orchestrator.workflows.templating import TemplateProblem, is_truthy, render_value
+from orchestrator.workflows.templating import ConfigView, TemplateProblem, is_truthy, render_value
 
 logger = logging.getLogger("contexten.workflows")
 
@@ -36,7 +38,10 @@ class Job:
     params: dict[str, Any]
     timeout_s: float
     attempt: int
-    config: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # the workflow document's `vars`
+    extension: str = ""
+    extension_version: str = ""
+    extension_config: dict[str, Any] = field(default_factory=dict)
     started: bool = False  # set once the step holds a platform slot and begins its call
 
 
@@ -97,11 +102,12 @@ def prepare(claimed: list[StepRun], token: str) -> tuple[list[Job], list[Outcome
         definition = plan.by_id[step_run.step_id]
         context = template_context(step_run.run, plan, outputs.get(step_run.run_id, {}))
         try:
+            extension_config = extension_config_for(step_run.extension)
             if definition.condition and not is_truthy(definition.condition, context):
                 decided.append(Outcome(step_run.pk, token, "skip", error="if was false"))
                 continue
             params = render_value(definition.params, context)
-        except TemplateProblem as exc:
+        except (TemplateProblem, ExtensionUnavailable) as exc:
             decided.append(Outcome(step_run.pk, token, "error", error=str(exc), permanent=True))
             continue
         jobs.append(
@@ -114,10 +120,30 @@ def prepare(claimed: list[StepRun], token: str) -> tuple[list[Job], list[Outcome
                 params=params,
                 timeout_s=definition.timeout_s,
                 attempt=step_run.attempts,
-                config=plan.config,
+                config=plan.vars,
+                extension=step_run.extension,
+                extension_version=step_run.extension_version,
+                extension_config=extension_config,
             )
         )
     return jobs, decided
+
+
+class ExtensionUnavailable(Exception):
+    """The step's extension is disabled or gone, or its configuration cannot be resolved."""
+
+
+def extension_config_for(extension: str) -> dict[str, Any]:
+    """The step's extension configuration; a disabled extension fails the step at once."""
+    problem = registry.unavailable(extension)
+    if problem:
+        raise ExtensionUnavailable(problem)
+    if not extension:
+        return {}
+    try:
+        return registry.resolved_config(extension)
+    except Exception as exc:  # e.g. an env: reference to an unset variable, named
+        raise ExtensionUnavailable(f"configuration of {extension}: {exc}") from None
 
 
 def _finished_outputs(claimed: list[StepRun]) -> dict[int, dict[str, dict]]:
@@ -139,7 +165,7 @@ def _finished_outputs(claimed: list[StepRun]) -> dict[int, dict[str, dict]]:
 
 
 def template_context(run: Run, plan: Plan, steps: dict[str, dict]) -> dict[str, Any]:
-    """What templates see: event, steps.<id>.output and config."""
+    """What templates see: event, steps.<id>.output, config.<namespace>.<field> and vars."""
     if run.event is not None:
         event = {
             "id": run.event.pk,
@@ -150,7 +176,13 @@ def template_context(run: Run, plan: Plan, steps: dict[str, dict]) -> dict[str, 
         }
     else:
         event = run.input
-    return {"event": event, "steps": steps, "config": plan.config, "run": {"id": run.pk}}
+    return {
+        "event": event,
+        "steps": steps,
+        "config": ConfigView(config_store.effective, config_store.resolve_value),
+        "vars": plan.vars,
+        "run": {"id": run.pk},
+    }
 
 
 def record(outcomes: list[Outcome]) -> int:

@@ -2,17 +2,54 @@
 
 Inputs render with StrictUndefined, so a typo is a clear step error rather than an empty
 string sent to a platform. Conditions use a lenient undefined: a missing field is falsy.
+Templates see the configuration store as `config.<namespace>.<field>` through `ConfigView`,
+which looks a namespace up, and resolves its `env:NAME` references, only when a template
+uses it.
 """
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import ChainableUndefined, StrictUndefined, TemplateError
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-STRICT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-LENIENT = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
+# Results past these sizes are refused: a template must not be able to stall or exhaust a
+# worker with `10 ** 99999999` or `"x" * 10 ** 9` (the sandbox guards attributes, not arithmetic).
+MAX_POWER_BITS = 4096
+MAX_REPEATED_LENGTH = 1_000_000
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, plus bounds on the two operators that can build huge values."""
+
+    intercepted_binops = frozenset(["**", "*"])
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**":
+            _check_power(left, right)
+            return left**right
+        _check_repetition(left, right)
+        return left * right
+
+
+def _check_power(base, exponent) -> None:
+    integers = isinstance(base, int) and isinstance(exponent, int)
+    if integers and exponent > 0 and exponent * abs(base).bit_length() > MAX_POWER_BITS:
+        raise SecurityError(f"{base} ** {exponent} is too large to compute")
+
+
+def _check_repetition(left, right) -> None:
+    for sequence, count in ((left, right), (right, left)):
+        repeats = isinstance(sequence, str | list | tuple) and isinstance(count, int)
+        if repeats and len(sequence) * count > MAX_REPEATED_LENGTH:
+            raise SecurityError(f"repeating a sequence {count} times is too large")
+
+
+STRICT = BoundedSandbox(undefined=StrictUndefined, autoescape=False)
+LENIENT = BoundedSandbox(undefined=ChainableUndefined, autoescape=False)
 # "{{ expr }}" and nothing else: rendered to the expression's native value (lists, numbers).
 WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
 FALSY_TEXT = {"", "false", "0", "none", "no", "off", "null", "undefined"}
@@ -66,10 +103,15 @@ def _render_text(text: str, context: dict[str, Any], *, strict: bool) -> Any:
         if kind == "literal":
             return compiled
         if kind == "expression":
-            return compiled(**context)
+            value = compiled(**context)
+            if strict and isinstance(value, Undefined):
+                value._fail_with_undefined_error()  # "{{ x.missing }}" alone is an error too
+            return value
         return compiled.render(**context)
     except TemplateError as exc:
         raise TemplateProblem(f"template {text!r} failed: {exc.message or exc}") from None
+    except OverflowError as exc:  # the sandbox's range() cap raises this, not a TemplateError
+        raise TemplateProblem(f"template {text!r} failed: {exc}") from None
 
 
 def is_truthy(condition: str, context: dict[str, Any]) -> bool:
@@ -95,3 +137,41 @@ def _evaluate_bare(expression: str, context: dict[str, Any]) -> Any:
 @lru_cache(maxsize=4096)
 def _bare(expression: str):
     return LENIENT.compile_expression(expression, undefined_to_none=False)
+
+
+class ConfigView:
+    """`config.<namespace>.<field>`: the namespace's effective document, read when used.
+
+    `lookup(namespace)` answers the effective document (None for an unknown namespace) and
+    `resolve(value, where)` resolves its `env:NAME` references, raising a ValueError that
+    names an unset variable. Either problem renders as an undefined carrying that message,
+    so the step fails with it, never with a traceback.
+    """
+
+    def __init__(self, lookup: Callable[[str], dict | None], resolve: Callable[[Any, str], Any]):
+        # Underscored: the sandbox hides them, so no namespace name can reach them.
+        self._lookup, self._resolve = lookup, resolve
+
+    def __getitem__(self, namespace: str):
+        data = self._lookup(namespace)
+        if data is None:
+            return StrictUndefined(
+                hint=f"no configuration namespace {namespace!r}"
+                f" (a workflow's own values are vars.{namespace})"
+            )
+        return ConfigNamespace(namespace, data, self._resolve)
+
+
+class ConfigNamespace(dict):
+    """One namespace's fields; each is resolved when a template reads it."""
+
+    def __init__(self, namespace: str, data: dict, resolve: Callable[[Any, str], Any]):
+        super().__init__(data)
+        self._namespace, self._resolve = namespace, resolve
+
+    def __getitem__(self, field: str):
+        value = super().__getitem__(field)  # KeyError: Jinja's own undefined for the field
+        try:
+            return self._resolve(value, f"{self._namespace}.{field}")
+        except ValueError as exc:
+            return StrictUndefined(hint=str(exc))

@@ -33,8 +33,9 @@ def test_wrong_password_stays_on_login_with_message(served, browser_page, demo_a
     assert browser_page.url.startswith(f"{base_url}/admin/login/")
 
 
-def test_swagger_ui_renders_the_schema(served, browser_page):
+def test_swagger_ui_renders_the_schema(served, browser_page, demo_admin):
     base_url, _ = served
+    log_in(browser_page, base_url, "demo", "demo-pass-123")
     browser_page.goto(f"{base_url}/api/docs/")
     browser_page.wait_for_selector(".swagger-ui .info .title", timeout=15_000)
     assert "Contexten control plane API" in browser_page.inner_text(".swagger-ui .info .title")

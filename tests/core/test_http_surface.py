@@ -35,13 +35,24 @@ def test_non_staff_token_is_forbidden(client, django_user_model):
     assert response.status_code == 403
 
 
-def test_openapi_schema_is_served(client):
-    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+def test_openapi_schema_is_served_to_staff(api_client):
+    response = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     assert response.json()["info"]["title"] == "Contexten control plane API"
 
 
-def test_swagger_ui_is_served(client):
+def test_openapi_schema_refuses_anonymous(client):
+    assert client.get("/api/schema/").status_code in (401, 403)
+
+
+def test_swagger_ui_sends_anonymous_to_the_login(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_swagger_ui_is_served_to_staff(client, staff_user):
+    client.force_login(staff_user)
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger-ui" in response.content

@@ -2,15 +2,17 @@
 
 import pytest
 
-from orchestrator.events.demo import DEMO_DELIVERIES, seed_events
+from orchestrator.core.demo import seed_demo
 from orchestrator.events.models import Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_demo_events_are_stored_once_with_platform_types():
-    assert seed_events().startswith(f"demo events: {len(DEMO_DELIVERIES)} stored")
-    assert seed_events().endswith(f"{len(DEMO_DELIVERIES)} already there")
+    first = " ".join(seed_demo())
+    assert "github demo events: 2 stored" in first
+    assert "slack demo events: 1 stored" in first
+    assert "github demo events: 0 stored, 2 already there" in " ".join(seed_demo())
     types = set(Event.objects.values_list("type", flat=True))
     assert {"github.pull_request.opened", "github.push", "linear.issue.create"} <= types
     assert "slack.app_mention" in types

@@ -62,7 +62,7 @@ def _reset_platform_process_state() -> None:
 
         breakers.reset_local()
     with contextlib.suppress(ImportError):
-        from integrations import cache
+        from orchestrator.core import cache
 
         cache.clear_local()
 

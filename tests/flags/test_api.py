@@ -137,7 +137,7 @@ def test_anonymous_is_refused(client, make_flag):
     assert client.get("/api/flags/").status_code in (401, 403)
 
 
-def test_openapi_schema_describes_the_flag_actions(client):
-    schema = client.get("/api/schema/").content.decode()
+def test_openapi_schema_describes_the_flag_actions(api_client):
+    schema = api_client.get("/api/schema/").content.decode()
     assert "/api/flags/{key}/rollout/" in schema
     assert "/api/flags/{key}/history/" in schema

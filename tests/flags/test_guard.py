@@ -173,7 +173,7 @@ def test_a_failed_announcement_never_undoes_the_rollback(make_flag, settings, ca
     step_outcomes(*GITHUB_ISSUE, failed=3, succeeded=0)
     guard.run_guards()
     assert Flag.objects.get().rollout_paused is True
-    assert "flags.guard.slack-failed" in caplog.text
+    assert "flags.guard.notice-failed" in caplog.text
 
 
 async def test_rollback_is_announced_on_the_dashboard_group(settings):

@@ -14,7 +14,9 @@ def test_health_passes_with_database_check_in_health_json(client):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/health+json"
     body = response.json()
-    assert body["status"] == "pass"
+    statuses = {item["status"] for items in body["checks"].values() for item in items}
+    # An installed extension that is not configured yet may warn; nothing fails.
+    assert body["status"] == ("warn" if "warn" in statuses else "pass")
     database = body["checks"]["database:responseTime"][0]
     assert database["status"] == "pass"
     assert database["observedUnit"] == "ms"

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from integrations import cache, http
-from integrations.http import Answer, retry_after_seconds, status_error
 from integrations.slack.client import slack
+from orchestrator.core import cache, http
+from orchestrator.core.http import Answer, retry_after_seconds, status_error
 
 NOW = 1_800_000_000.0
 

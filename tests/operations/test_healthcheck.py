@@ -15,13 +15,19 @@ def fail():
     return [{"status": "fail", "output": "upstream down"}]
 
 
-def test_a_healthy_installation_exits_zero_with_the_same_checks_as_the_endpoint(db, client, capsys):
+def test_the_command_runs_the_endpoints_checks_and_exits_by_their_status(db, client, capsys):
     from django.core.management import call_command
 
-    call_command("healthcheck", "--json")  # exit 0: no SystemExit
-    body = json.loads(capsys.readouterr().out)
     served = client.get("/health/").json()
-    assert body["status"] == served["status"] == "pass"
+    expected = {"pass": 0, "warn": 1, "fail": 2}[served["status"]]
+    try:
+        call_command("healthcheck", "--json")
+        code = 0
+    except SystemExit as exited:
+        code = exited.code
+    body = json.loads(capsys.readouterr().out)
+    assert code == expected
+    assert body["status"] == served["status"]
     assert set(body["checks"]) == set(served["checks"])
     assert body["description"] == served["description"]
 

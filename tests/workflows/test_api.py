@@ -166,10 +166,14 @@ def test_the_api_needs_a_staff_token(client):
 def test_the_demo_workflows_seed_once_and_validate(db):
     from django_q.models import Schedule
 
-    from orchestrator.workflows.demo import seed_workflows
+    from integrations.github.demo import WEEKDAY_REPO_REPORT
+    from integrations.linear.demo import PR_OPENED_TO_LINEAR
+    from integrations.slack.demo import SLACK_MENTION_REPLY
+    from orchestrator.workflows.demo import seed_workflow_texts
 
-    assert seed_workflows() == "workflows: 3 created, 0 kept"
-    assert seed_workflows() == "workflows: 0 created, 3 kept"
+    texts = [PR_OPENED_TO_LINEAR, SLACK_MENTION_REPLY, WEEKDAY_REPO_REPORT]
+    assert seed_workflow_texts(texts) == "workflows: 3 created, 0 kept"
+    assert seed_workflow_texts(texts) == "workflows: 0 created, 3 kept"
     assert set(Workflow.objects.values_list("name", flat=True)) == {
         "pr-opened-to-linear",
         "slack-mention-reply",

@@ -2,8 +2,8 @@
 
 import pytest
 
+from integrations.linear.demo import PR_OPENED_TO_LINEAR
 from orchestrator.workflows import dsl
-from orchestrator.workflows.demo import PR_OPENED_TO_LINEAR
 
 # The SPEC §6 example, exactly as `make run` seeds it.
 GOOD = PR_OPENED_TO_LINEAR

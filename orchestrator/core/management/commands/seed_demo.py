@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from orchestrator.core.demo import DEMO_SEEDERS, seed_demo
+from orchestrator.core.demo import seed_demo, seeders
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["dry_run"]:
-            summary = [f"would run {path}" for path in DEMO_SEEDERS]
+            summary = [f"would run {name}" for name, _ in seeders()]
         else:
             summary = seed_demo()
         if options["json"]:

@@ -16,8 +16,8 @@ class Command(BaseCommand):
     help = "Replay events matching the filters: reset to received and ring their doorbells."
 
     def add_arguments(self, parser):
-        parser.add_argument("--source", help="github, linear or slack")
-        parser.add_argument("--type", help="an event type, or a glob: github.pull_request.*")
+        parser.add_argument("--source", help="an extension that receives webhooks")
+        parser.add_argument("--type", help="an event type, or a glob: <source>.pull_request.*")
         parser.add_argument("--status", help="received, dispatched, done, failed or dead")
         parser.add_argument("--since", help="received at or after (ISO 8601)")
         parser.add_argument("--until", help="received before (ISO 8601)")

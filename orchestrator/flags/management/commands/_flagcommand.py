@@ -1,4 +1,8 @@
-"""What `rollout` and `rollback` share: options, the actor, and one-line output."""
+"""What `rollout` and `rollback` share: options, the actor, and one-line output.
+
+Both take configuration too (SPEC §10): `rollback config NAMESPACE --version N` and
+`rollout config NAMESPACE --set path=value`, through the configuration store's commands.
+"""
 
 import getpass
 import json
@@ -16,10 +20,21 @@ class FlagCommand(BaseCommand):
         return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser):
-        parser.add_argument("flag", help="the flag's key")
+        parser.add_argument("flag", help="the flag's key, or `config` for configuration")
+        parser.add_argument("namespace", nargs="?", help="after `config`: the namespace")
         parser.add_argument("--reason", default="", help="why: recorded in the history")
         parser.add_argument("--dry-run", action="store_true", help="show the change, make none")
         parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+    def config_namespace(self, options) -> str | None:
+        """The namespace when the command is about configuration, else None (a flag)."""
+        if options["flag"] != "config":
+            if options["namespace"]:
+                raise CommandError(f"unexpected {options['namespace']!r} after the flag's key")
+            return None
+        if not options["namespace"]:
+            raise CommandError("name the namespace: config NAMESPACE (core, or an extension)")
+        return options["namespace"]
 
     def actor(self) -> services.Actor:
         return services.Actor(f"cli:{getpass.getuser()}")

@@ -1,11 +1,18 @@
-"""`manage.py rollback FLAG [--version N]`: restore an earlier version as a new version."""
+"""`manage.py rollback FLAG [--version N]`: restore an earlier version as a new version.
 
+`manage.py rollback config NAMESPACE --version N` does the same for configuration.
+"""
+
+from extensions.config import cli as config_cli
 from orchestrator.flags import services
 from orchestrator.flags.management.commands._flagcommand import FlagCommand
 
 
 class Command(FlagCommand):
-    help = "Restore a feature flag to its previous version, or to --version N."
+    help = (
+        "Restore a feature flag to its previous version, or to --version N; "
+        "`rollback config NAMESPACE --version N` restores configuration."
+    )
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -13,6 +20,11 @@ class Command(FlagCommand):
 
     def handle(self, *args, **options):
         key, version = options["flag"], options["to_version"]
+        if namespace := self.config_namespace(options):
+            reason, dry_run = options["reason"], options["dry_run"]
+            result = config_cli.rollback(namespace, version, reason=reason, dry_run=dry_run)
+            config_cli.write(self, result, as_json=options["json"])
+            return
 
         def step() -> dict:
             flag, row = services.preview_rollback(key, version)

@@ -42,8 +42,8 @@ class Command(BaseCommand):
         if options["dry_run"]:
             outcome["would_restore"] = backup.row_counts(document)
             return self.report(outcome, options)
-        if any(existing.values()) and not options["force"]:
-            self.confirm(existing)
+        if any(backup.existing_rows(seeded=False).values()) and not options["force"]:
+            self.confirm(backup.existing_rows(seeded=False))
         outcome["restored"] = self.restore(document)
         self.report(outcome, options)
 

@@ -1,4 +1,4 @@
-"""What the GitHub, Linear and Slack clients share: pooled sessions, breakers, error classes.
+"""What every platform client shares: pooled sessions, breakers, error classes.
 
 One aiohttp ClientSession per platform per running event loop: a session is bound to the
 loop that made it, so sharing one across loops breaks, and the django-q2 runner starts a
@@ -28,8 +28,8 @@ from typing import Any
 import aiohttp
 from django.conf import settings
 
+from extensions.api import ActionError
 from orchestrator.health import breakers
-from orchestrator.workflows.actions import ActionError
 
 logger = logging.getLogger("contexten.integrations")
 
@@ -157,7 +157,7 @@ def _is_date(value: str) -> bool:
 
 
 def error_message(data: Any) -> str:
-    """The platform's own words, in one line: GitHub `message`, Slack `error`, GraphQL errors."""
+    """The platform's own words, in one line: a `message` or `error` field, GraphQL errors."""
     if isinstance(data, dict):
         if data.get("errors") and isinstance(data["errors"], list):
             first = data["errors"][0]

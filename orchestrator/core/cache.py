@@ -4,7 +4,7 @@ Level 1 is a bounded LRU in this process (PLATFORM_CACHE_SIZE entries): no I/O a
 Level 2 is Django's cache (Redis when REDIS_URL is set), so processes share what one of them
 fetched. An entry is fresh for PLATFORM_CACHE_TTL seconds; after that it is kept (ten times
 as long in level 2) for revalidation: a fetcher that gets the stale entry can send its ETag as
-If-None-Match, and GitHub's 304 answer reuses the cached body without spending rate limit.
+If-None-Match, and a platform's 304 answer reuses the cached body without spending rate limit.
 """
 
 from __future__ import annotations

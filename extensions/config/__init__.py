@@ -1,0 +1,1 @@
+"""The configuration store: one validated, versioned document per namespace (SPEC §8)."""
