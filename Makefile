@@ -20,12 +20,14 @@ install: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --all-packages --quiet --python $(PYTHON)
 
 run: install
+	$(MANAGE) backup --if-migrations-pending
 	$(MANAGE) migrate --no-input -v0 --skip-checks
 	$(MANAGE) collectstatic --no-input -v0 --skip-checks
 	$(MANAGE) seed_demo --skip-checks
 	$(MANAGE) demo
 
 serve: install
+	$(MANAGE) backup --if-migrations-pending
 	$(MANAGE) migrate --no-input -v0 --skip-checks
 	$(MANAGE) collectstatic --no-input -v0 --skip-checks
 	$(MANAGE) serve

@@ -51,8 +51,10 @@ INSTALLED_APPS = [
     "orchestrator.workflows",
     "orchestrator.flags",
     "orchestrator.health",
+    "orchestrator.operations",
     "extensions",
     "extensions.config",
+    "extensions.legacy",
 ]
 
 MIDDLEWARE = [
@@ -323,3 +325,6 @@ METRICS_FLUSH_MS = read_int(env, "METRICS_FLUSH_MS", 1000)
 DASHBOARD_PUSH_MS = read_int(env, "DASHBOARD_PUSH_MS", 300)
 # The ingest p95 the dashboard's capacity panel measures headroom against (SPEC §11: p99 < 250).
 CAPACITY_P95_TARGET_MS = read_int(env, "CAPACITY_P95_TARGET_MS", 250)
+# --- Operations -----------------------------------------------------------------------------
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(BASE_DIR / "var" / "backups")))
+BACKUP_KEEP = read_int(env, "BACKUP_KEEP", 20)  # automatic backups kept; yours are never pruned

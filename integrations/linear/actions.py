@@ -43,8 +43,11 @@ async def create_issue(params: CreateIssueInput, context: ActionContext) -> dict
     issue_id = client_id(context.idempotency_key, "issue")
     issue = await client.issue(issue_id) if context.attempt > 1 else None
     if issue is None:
-        team_id = params.team_id or await client.team_id(
-            params.team or settings.LINEAR_TEAM or None
+        default_id = None if params.team else settings.LINEAR_TEAM_ID
+        team_id = (
+            params.team_id
+            or default_id
+            or await client.team_id(params.team or settings.LINEAR_TEAM or None)
         )
         fields = {"id": issue_id, "teamId": team_id, "title": params.title}
         if params.description:

@@ -20,6 +20,7 @@ extension = Extension(
         # Most connections one process opens to Linear (SPEC §6: 5-20).
         Setting("LINEAR_POOL_MAX", 20, kind="int"),
         Setting("LINEAR_TEAM", help="team key linear.create_issue uses by default"),
+        Setting("LINEAR_TEAM_ID", help="or the team's id (the old CodegenApp's setting)"),
     ],
     demo="integrations.linear.demo.seed",
 )

@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 from orchestrator.flags import services
 from orchestrator.flags.models import Flag, FlagVersion
 from orchestrator.flags.schema import FlagDocumentError, parse_flag, to_document
+from orchestrator.operations import backup
 
 # Where a document field lives on the form, for pinning an error to the right input.
 FIELD_OF = {"rollout.plan": "rollout_plan", "rollout.percentage": "rollout_percentage"}
@@ -336,6 +337,10 @@ class FlagVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Roll back to this version", permissions=["restore"])
     def restore_versions(self, request, queryset):
-        for row in queryset.select_related("flag"):
+        rows = list(queryset.select_related("flag"))
+        if len(rows) > 1:  # a bulk rollback: keep a way back first
+            path = backup.auto_backup(f"before rolling back {len(rows)} flags")
+            self.message_user(request, f"Backup taken first: {path}", messages.INFO)
+        for row in rows:
             reason = f"restored version {row.version} in the admin"
             FlagAdmin.act(self, request, services.rollback, row.flag.key, row.version, reason)

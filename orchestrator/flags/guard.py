@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from orchestrator.flags import services
 from orchestrator.flags.models import Flag
@@ -30,6 +31,14 @@ from orchestrator.health.escalation import Notice, escalate
 logger = logging.getLogger("contexten.flags.guard")
 GUARD = services.Actor("guard")
 SCHEDULE_NAME = "flags.guard"
+# Dotted paths called with each `RolledBack` after it is announced (plain data; the
+# migration phases roll a whole phase back when one of its flags is).
+ROLLBACK_LISTENERS: list[str] = []
+
+
+def register_rollback_listener(dotted_path: str) -> None:
+    if dotted_path not in ROLLBACK_LISTENERS:
+        ROLLBACK_LISTENERS.append(dotted_path)
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,7 @@ def run_guards(now: datetime | None = None) -> list[str]:
             continue
         if isinstance(outcome, RolledBack):
             announce(outcome)
+            tell_listeners(outcome)
             lines.append(f"{outcome.key}: rolled back ({outcome.why})")
         elif outcome:
             lines.append(outcome)
@@ -178,6 +188,27 @@ def announce(outcome: RolledBack) -> None:
         escalate(notice)
     except Exception as exc:
         logger.warning("flags.guard.announce-failed flag=%s %s", outcome.key, exc)
+
+
+def broadcast(text: str, payload: dict, *, key: str) -> None:
+    """Announce another guarded change (a migration phase rolled back) through escalation,
+    as the flag rollback notice is; `key` names it in the log. Failures are logged, never
+    raised."""
+    kind = payload.get("kind", "guard.notice")
+    notice = Notice(kind, text.splitlines()[0] if text else kind, text, payload)
+    try:
+        escalate(notice)
+    except Exception as exc:
+        logger.warning("flags.guard.notice-failed key=%s %s", key, exc)
+
+
+def tell_listeners(outcome: RolledBack) -> None:
+    """Each listener's failure is logged, never raised: the rollback itself is committed."""
+    for path in ROLLBACK_LISTENERS:
+        try:
+            import_string(path)(outcome)
+        except Exception:
+            logger.exception("flags.guard.listener-failed listener=%s flag=%s", path, outcome.key)
 
 
 def schedule_cron() -> str:

@@ -11,20 +11,26 @@ from orchestrator.health.checks import FAIL, PASS, now_iso, overall_status, run_
 from orchestrator.health.report import health_results
 
 HEALTH_JSON = "application/health+json"
+HEALTH_DESCRIPTION = "Contexten control plane health"
+READY_DESCRIPTION = "Contexten readiness probe"
 
 
-def health_answer(results: dict[str, list[dict]], description: str) -> tuple[int, bytes]:
-    """The health+json status code and body for these check results."""
-    status = overall_status(results)
-    body = {
-        "status": status,
+def health_body(results: dict[str, list[dict]], description: str) -> dict:
+    """The health+json document (`manage.py healthcheck --json` prints the same)."""
+    return {
+        "status": overall_status(results),
         "version": "1",
         "releaseId": settings.SPECTACULAR_SETTINGS["VERSION"],
         "serviceId": "contexten",
         "description": description,
         "checks": results,
     }
-    return 503 if status == FAIL else 200, json.dumps(body).encode()
+
+
+def health_answer(results: dict[str, list[dict]], description: str) -> tuple[int, bytes]:
+    """The health+json status code and body for these check results."""
+    body = health_body(results, description)
+    return 503 if body["status"] == FAIL else 200, json.dumps(body).encode()
 
 
 def health_response(results: dict[str, list[dict]], description: str) -> HttpResponse:
@@ -45,7 +51,7 @@ def health(request):
     """The cheap local checks, run now, plus the latest stored result of every scheduled
     check (platforms included, so this never waits on one): pass and warn answer 200, fail
     answers 503."""
-    return health_response(health_results(), "Contexten control plane health")
+    return health_response(health_results(), HEALTH_DESCRIPTION)
 
 
 @never_cache
@@ -60,4 +66,4 @@ def live(request):
 @require_GET
 def ready(request):
     """Readiness: the dependencies a request needs (database, Redis) answer."""
-    return health_response(run_checks(ready_only=True), "Contexten readiness probe")
+    return health_response(run_checks(ready_only=True), READY_DESCRIPTION)
