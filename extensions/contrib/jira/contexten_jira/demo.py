@@ -1,9 +1,10 @@
 """Demo data for `make run`: a configuration pointing at the Jira sandbox, two workflows that
 use the Jira actions, and one Jira delivery that starts the first of them.
 
-The sandbox (the manifest's `sandbox`, `make_app`, served by the demo; or by hand,
-`python -m contexten_jira.sandbox --port 8111`) listens on SANDBOX_URL and already holds
-ENG-42, the issue the demo delivery is about, so the demo run comments on a real (sandboxed)
+The sandbox (the manifest's `sandbox`, `make_app`) is served by `make run`, which points
+JIRA_BASE_URL at it (by hand: `python -m contexten_jira.sandbox --port 8111` and
+JIRA_BASE_URL=http://127.0.0.1:8111). It already holds ENG-42, the issue the demo delivery
+is about, so the demo run comments on a real (sandboxed)
 issue and moves it to In Progress.
 """
 
@@ -15,11 +16,11 @@ from extensions.api import seed_config, seed_events, seed_workflows
 
 from .sandbox.server import DEMO_ISSUE, JiraSandbox
 
-SANDBOX_URL = "http://127.0.0.1:8111"
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# No base_url: the schema's default `env:JIRA_BASE_URL` is what `make run` points at the
+# sandbox it serves (the manifest's `sandbox`); under `make serve` set it to your Jira.
 DEMO_CONFIG = {
-    "base_url": SANDBOX_URL,
     "email": JiraSandbox.EMAIL,
     "api_token": JiraSandbox.API_TOKEN,
     "webhook_secret": "demo-jira-webhook-secret",

@@ -52,7 +52,25 @@ class Command(serve.Command):
             "demo events": [python, "-m", "integrations.demo_stream", "--url", base,
                             "--interval", str(options["events_every"])],
         }  # fmt: skip
+        self.add_extension_sandboxes(supervisor)
         return supervisor
+
+    def add_extension_sandboxes(self, supervisor: Supervisor) -> None:
+        """Serve each discovered extension's own sandbox (its manifest's `sandbox`) and point
+        `<NAME>_BASE_URL` at it, unless the operator set that variable."""
+        from extensions.discovery import discovered
+        from extensions.sandbox_host import dotted_path
+
+        for name, manifest in sorted(discovered().items()):
+            variable = f"{name.upper()}_BASE_URL"
+            if manifest.sandbox is None or variable in os.environ:
+                continue
+            port = free_port("127.0.0.1")
+            supervisor.env[variable] = f"http://127.0.0.1:{port}"
+            supervisor.extra[f"{name} sandbox"] = [
+                sys.executable, "-m", "extensions.sandbox_host", dotted_path(manifest.sandbox),
+                "--port", str(port),
+            ]  # fmt: skip
 
     def banner_extra(self, supervisor: Supervisor) -> list[str]:
         return [
