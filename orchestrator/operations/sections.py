@@ -32,6 +32,7 @@ SECTIONS: dict[str, str] = {
     "migration_phases": "orchestrator.operations.sections.PHASES",
     "extensions": "orchestrator.operations.sections.EXTENSIONS",
     "configuration": "orchestrator.operations.sections.CONFIGURATION",
+    "recovery_catalog": "orchestrator.operations.sections.RECOVERY_CATALOG",
 }
 
 
@@ -104,7 +105,19 @@ class Section:
                     raise BackupProblem(f"{label}: unknown fields {', '.join(sorted(extra))}")
 
     def clear(self) -> None:
-        for model in reversed(self.model_classes()):
+        """Delete the section's rows; protected pointers between its own models (a document's
+        `current` version) are cut first, or the versions could not go."""
+        classes = self.model_classes()
+        for model in classes:
+            inward = [
+                field.attname
+                for field in model._meta.concrete_fields
+                if field.is_relation and field.null and field.related_model in classes
+                and field.remote_field.on_delete is models.PROTECT
+            ]  # fmt: skip
+            if inward:
+                model._base_manager.update(**dict.fromkeys(inward))
+        for model in reversed(classes):
             model._base_manager.all().delete()
 
     def load(self, data: dict[str, list[dict]], progress: Callable[[int], None]) -> int:
@@ -233,3 +246,5 @@ CONFIGURATION = Section(
     row_masks={"config.ConfigVersion": "orchestrator.operations.sections.mask_config_version"},
     after_load="orchestrator.operations.sections.announce_configuration",
 )
+# The recovery catalog is operator data; migrations seed its defaults (so not "non-empty").
+RECOVERY_CATALOG = Section(models=("health.RecoveryAction",), seeded=True)

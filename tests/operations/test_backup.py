@@ -10,6 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from extensions.legacy.models import LegacyHandler
+from orchestrator.health.models import RecoveryAction
 from orchestrator.operations import backup
 
 WORKFLOW = {
@@ -35,6 +36,13 @@ def state(api_client, transactional_db):
     from tests.legacy.example_app import app
 
     registry.register(app.handlers(), app_name=app.name)
+
+    RecoveryAction.objects.create(
+        name="replay-dead-after-backup-test", trigger_check="events:oldestAge",
+        action="replay_dead_events", params={"limit": 10}, cooldown_seconds=60,
+    )  # fmt: skip
+    reason = {"data": {"team": "backup test"}, "reason": "backup round trip"}
+    assert api_client.put("/api/config/core/", reason, format="json").status_code == 200
     return api_client
 
 
@@ -49,6 +57,8 @@ def read_state(client) -> dict:
         "users": list(get_user_model().objects.values("id", "username", "password", "is_staff")),
         "tokens": list(Token.objects.values("key", "user_id", "created")),
         "legacy": list(LegacyHandler.objects.values()),
+        "configuration": client.get("/api/config/core/versions/").json(),
+        "recovery_catalog": list(RecoveryAction.objects.order_by("name").values()),
     }
 
 
