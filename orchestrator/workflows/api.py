@@ -70,7 +70,8 @@ class StepRunSerializer(serializers.ModelSerializer):
         """The same fields as the generic path, built directly: a page of runs holds hundreds
         of steps, and per-field serialisation was most of `/api/runs/`'s time at 1M steps."""
         return {
-            "step_id": step.step_id, "action": step.action, "status": step.status,
+            "step_id": step.step_id, "action": step.action, "extension": step.extension,
+            "extension_version": step.extension_version, "status": step.status,
             "attempts": step.attempts, "output": step.output, "error": step.error,
             "next_attempt_at": iso_time(step.next_attempt_at),
             "started_at": iso_time(step.started_at), "finished_at": iso_time(step.finished_at),
