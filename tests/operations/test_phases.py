@@ -82,9 +82,13 @@ def test_a_failing_gate_refuses_the_advance_names_it_and_changes_nothing(
 
 
 def test_a_health_breach_during_the_rollout_rolls_the_phase_back_and_announces_it(
-    transactional_db, failing_check, fake_platforms, settings
+    transactional_db, failing_check, fake_platforms, settings, monkeypatch
 ):
-    settings.FLAGS_SLACK_CHANNEL = "#alerts"
+    from orchestrator.workflows import runner
+
+    settings.HEALTH_ESCALATION_CHANNEL = "#alerts"
+    monkeypatch.setattr(runner, "LINGER_S", 0.0)
+    settings.WORKFLOW_RUNNER_MAX_WAIT = 5
     phase_cli("advance")
     failing_check()
     lines = guard.run_guards()
@@ -102,6 +106,7 @@ def test_a_health_breach_during_the_rollout_rolls_the_phase_back_and_announces_i
     )
     assert auto.backup and "health is fail" in auto.reason
     assert flag("migration.performance-paths").enabled is False
+    runner.run_ready_steps()  # the announcements are escalation runs: deliver them
     texts = [call.json["text"] for call in fake_platforms.calls("slack", "chat.postMessage")]
     assert any("Migration phase 2 was rolled back to phase 1 automatically" in t for t in texts)
     assert any("Flag `migration.performance-paths` was rolled back" in t for t in texts)
