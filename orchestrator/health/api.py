@@ -10,6 +10,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from orchestrator.core.schema import ContextenAutoSchema
 from orchestrator.health import state
 
 MAX_HISTORY = 500
@@ -46,8 +47,18 @@ HISTORY = OpenApiParameter(
 )
 
 
+class OneDocumentSchema(ContextenAutoSchema):
+    """The health state is one document, though the router serves it as the viewset's `list`
+    (so `/api/health/` has no trailing id); drf-spectacular would call it an array."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
 class HealthViewSet(viewsets.ViewSet):
     """Health: checks with history, breakers, incidents, recoveries and alerts."""
+
+    schema = OneDocumentSchema()
 
     @extend_schema(operation_id="health_state", parameters=[HISTORY],
                    responses=HealthStateSerializer)  # fmt: skip
