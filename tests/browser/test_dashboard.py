@@ -90,9 +90,13 @@ def counters_move_with_webhooks(dashboard):
 def shows_an_outage_then_clears(dashboard, fake_platforms):
     """The served workers run the steps; detection runs here, as its schedule would."""
     _, page = dashboard
-    RecoveryAction.objects.filter(name="close-breaker-when-platform-answers").update(
-        cooldown_seconds=0
-    )
+    # The seeded entry, without its cooldown (transactional tests flush seeded rows away).
+    RecoveryAction.objects.update_or_create(
+        name="close-breaker-when-platform-answers",
+        defaults={"trigger_check": "*:breaker", "trigger_status": "warn",
+                  "action": "reset_breaker", "params": {"when_api_answers": True},
+                  "cooldown_seconds": 0, "max_attempts": 20},
+    )  # fmt: skip
     fake_platforms.set_down("slack")
     start_runs(20)
     page.wait_for_selector("[data-breaker='slack'][data-state='open']", timeout=WAIT_MS)
