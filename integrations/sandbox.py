@@ -67,8 +67,10 @@ Run it alone for a benchmark: `python -m integrations.sandbox [--port N] [--dela
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import secrets
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -412,6 +414,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds every answer waits")
     parser.add_argument("--quiet", action="store_true", help="do not print the settings")
+    parser.add_argument(
+        "--drill",
+        default="",
+        metavar="PLATFORM:EVERY:FOR",
+        help=f"take PLATFORM down for FOR s every EVERY s ('demo': {DEMO_DRILL})",
+    )
     options = parser.parse_args(argv)
     fake = PlatformSandbox(port=options.port).start()
     for platform in PLATFORMS:
@@ -419,10 +427,38 @@ def main(argv: list[str] | None = None) -> int:
     if not options.quiet:
         print(json.dumps(fake.env()), flush=True)
     try:
+        if options.drill:
+            run_drills(fake, *parse_drill(options.drill))
         threading.Event().wait()
     except KeyboardInterrupt:
         fake.stop()
     return 0
+
+
+# `make run`'s drill: Slack carries the demo's replies and the escalation notices, so its
+# outage shows the most (breaker, alert, recovery, the notice delivered after it).
+DEMO_DRILL = "slack:300:45"
+
+
+def parse_drill(text: str) -> tuple[str, float, float]:
+    platform, every, length = (DEMO_DRILL if text == "demo" else text).split(":")
+    return _known(platform), float(every), float(length)
+
+
+def run_drills(
+    fake: PlatformSandbox, platform: str, every_s: float, for_s: float, cycles: int | None = None
+) -> None:
+    """The demo's outage drill: the platform goes down for a while, now and then, so a new
+    user sees the breaker open, an alert fire, recovery run and everything clear again."""
+    first = min(every_s, 90.0)  # the first one while the user is still looking
+    time.sleep(first)
+    for _ in itertools.repeat(None) if cycles is None else range(cycles):
+        print(f"sandbox: drill: {platform} is down for {for_s:.0f} s", file=sys.stderr, flush=True)
+        fake.set_down(platform)
+        time.sleep(for_s)
+        fake.set_down(platform, False)
+        print(f"sandbox: drill: {platform} is back", file=sys.stderr, flush=True)
+        time.sleep(max(every_s - for_s, 1.0))
 
 
 if __name__ == "__main__":

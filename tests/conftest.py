@@ -91,10 +91,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+SERVED_TEST_SIZES = {"WEB_CONCURRENCY": "1", "WORKFLOW_RUNNERS": "1", "Q_WORKERS": "2"}
+
+
 @pytest.fixture
 def subprocess_env(transactional_db):
     """Environment for a child process that must see this test's database and Redis."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The per-core production defaults would start a web process and a runner per core for
+    # every served test. One of each (and two django-q workers) proves the same behaviour;
+    # tests about concurrency set their own counts on top.
+    for name, value in SERVED_TEST_SIZES.items():
+        env.setdefault(name, value)
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         env.pop("DATABASE_URL", None)

@@ -51,9 +51,16 @@ def guarded_flag() -> dict:
     }
 
 
+def in_sandbox_channel(payload: dict) -> None:
+    """The documented fixture's channel is not in the sandbox; the demo speaks in #eng."""
+    from integrations.sandbox_state import PlatformState
+
+    payload["event"]["channel"] = PlatformState().channel_id("#eng")
+
+
 def seed() -> str:
     mention = [("app_mention__default", {"content-type": "application/json"})]
-    events = seed_fixture_events("slack", FIXTURES, mention)
+    events = seed_fixture_events("slack", FIXTURES, mention, in_sandbox_channel)
     flag = guarded_flag()
     made = not Flag.objects.filter(key=flag["key"]).exists()
     if made:

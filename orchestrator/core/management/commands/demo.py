@@ -29,6 +29,9 @@ class Command(serve.Command):
     def add_arguments(self, parser):
         super().add_arguments(parser)
         parser.add_argument("--events-every", type=float, default=2.5, metavar="SECONDS")
+        parser.add_argument(
+            "--no-drill", action="store_true", help="no outage drill in the sandbox"
+        )
 
     def handle(self, *args, **options):
         options["show_demo_login"] = True
@@ -48,7 +51,7 @@ class Command(serve.Command):
         python = sys.executable
         supervisor.extra = {
             "sandbox": [python, "-m", "integrations.sandbox", "--port", str(self.sandbox_port),
-                        "--quiet"],
+                        "--quiet", "--drill", "" if options["no_drill"] else "demo"],
             "demo events": [python, "-m", "integrations.demo_stream", "--url", base,
                             "--interval", str(options["events_every"])],
         }  # fmt: skip
@@ -76,4 +79,5 @@ class Command(serve.Command):
         return [
             f"  sandbox    http://127.0.0.1:{self.sandbox_port}  (the platforms' APIs on loopback)",
             "  demo       a signed webhook every few seconds; runs and the dashboard move",
+            "  drill      now and then a sandbox platform goes down for a while (--no-drill)",
         ]
