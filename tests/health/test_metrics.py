@@ -115,8 +115,14 @@ def test_a_failed_flush_keeps_the_counts_for_the_next(monkeypatch):
 
 
 def test_worker_counts_reach_every_web_process(subprocess_env):
-    """Dispatch (status "done") is only ever counted in a django-q2 worker process; two
-    uvicorn processes must both answer it."""
+    """Dispatch (status "done") is only ever counted in a django-q2 worker process, and runs
+    and steps only in a runner process; two uvicorn processes must both answer them."""
+    from orchestrator.workflows import definitions
+
+    definitions.create_workflow({
+        "name": "log-issue", "trigger": {"event": "github.issues.opened"},
+        "steps": [{"id": "note", "action": "core.log", "with": {"message": "seen"}}],
+    })  # fmt: skip
     port = free_port()
     env = {**subprocess_env, "GITHUB_WEBHOOK_SECRET": GITHUB_SECRET, "METRICS_FLUSH_MS": "200"}
     env["METRICS_ALLOWED_IPS"] = "127.0.0.1/32"
@@ -136,6 +142,10 @@ def test_worker_counts_reach_every_web_process(subprocess_env):
         # Each scrape may land on either web process; every one must say the same.
         answers = {scrape_done(base) for _ in range(8)}
         assert answers == {1.0}
+        assert wait_for(base, "contexten_workflow_runs_total", status="succeeded") == 1
+        steps = sample(httpx.get(f"{base}/metrics", timeout=10).text,
+                       "contexten_step_duration_seconds_count", action="core.log")  # fmt: skip
+        assert steps == 1
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -147,10 +157,15 @@ def scrape_done(base: str) -> float | None:
 
 
 def wait_for_done(base: str, timeout_s: float = 60) -> float | None:
+    return wait_for(base, "contexten_events_total", timeout_s, source="github", status="done")
+
+
+def wait_for(base: str, name: str, timeout_s: float = 60, **labels) -> float | None:
+    """The sample's value once it is non-zero (None if it never is)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        done = scrape_done(base)
-        if done:
-            return done
+        value = sample(httpx.get(f"{base}/metrics", timeout=10).text, name, **labels)
+        if value:
+            return value
         time.sleep(0.3)
     return None
