@@ -174,6 +174,7 @@ def roll_back(flag: Flag, breach: str) -> RolledBack:
     why = f"guard breached: {breach}; {restored}; plan paused"
     validated = to_document(parse_flag(doc))
     services.apply(flag, validated, actor=GUARD, reason=why, action="guard-rollback")
+    logger.warning("flags.guard.rolled-back flag=%s version=%s %s", flag.key, flag.version, why)
     return RolledBack(flag.key, flag.version, row.version if row else None, why)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -144,8 +145,12 @@ def recent_failures() -> list[dict]:
 
 
 def active_rollouts() -> list[dict]:
-    """Enabled flags part-way through a percentage rollout, or with a ramp plan ahead."""
-    flags = Flag.objects.filter(enabled=True).exclude(rollout_percentage__in=[0, 100])
+    """Enabled flags part-way through a percentage rollout, with a ramp plan ahead, or
+    paused (a guard's rollback pauses the plan at the restored percentage, often 0 %: the
+    rollout an operator most needs to see)."""
+    part_way = ~Q(rollout_percentage__in=[0, 100])
+    planned = ~Q(rollout_plan=[]) & ~Q(rollout_percentage=100)
+    flags = Flag.objects.filter(Q(enabled=True) & (part_way | planned | Q(rollout_paused=True)))
     return [
         {
             "key": flag.key,

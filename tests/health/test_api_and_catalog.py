@@ -149,3 +149,26 @@ def test_a_failing_platform_api_opens_its_closed_breaker_once(settings):
     assert breakers.breaker_state("slack") == "open"
     CheckState.objects.filter(name="slack:breaker").update(status="warn")  # now it is open
     assert recovery.run_recoveries() == []
+
+
+def test_rollouts_panel_keeps_a_guard_rolled_back_flag_and_drops_finished_ones():
+    """A rollback pauses the plan at 0 %: that flag stays on the panel, marked paused; a
+    flag at 100 % or one without any rollout does not appear."""
+    from orchestrator.flags.services import Actor, save_flag
+    from orchestrator.health.snapshot import active_rollouts
+
+    later = (timezone.now() + timedelta(hours=2)).isoformat()
+
+    def flag(key, percentage, *, paused=False, plan=()):
+        rollout = {"variant": "on", "percentage": percentage, "paused": paused,
+                   "plan": [{"percentage": p, "at": later} for p in plan]}  # fmt: skip
+        save_flag({"key": key, "enabled": True, "variants": {"on": True, "off": False},
+                   "default_variant": "off", "rollout": rollout}, actor=Actor("test"))  # fmt: skip
+
+    flag("ramping", 25)
+    flag("rolled-back", 0, paused=True, plan=[50])
+    flag("scheduled", 0, plan=[10])
+    flag("finished", 100)
+    flag("plain", 0)
+    shown = {row["key"]: row["paused"] for row in active_rollouts()}
+    assert shown == {"ramping": False, "rolled-back": True, "scheduled": False}
