@@ -21,6 +21,7 @@ PUBLIC = {
     r"^ofrep/": "checks its own API token (asserted below)",
     r"^admin/login/$|^admin/logout/$": "the login form itself",
     r"^static/": "static assets",
+    r"^favicon\.ico$": "the browser's tab icon (a redirect to a static file)",
 }
 GROUP = re.compile(r"\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)")
 CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
