@@ -6,6 +6,7 @@ Production sets DATABASE_URL (Postgres through Django's psycopg pool) and REDIS_
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_q",
+    "axes",
     "orchestrator.core",
     "orchestrator.events",
     "orchestrator.workflows",
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "contexten_site.urls"
@@ -166,6 +170,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "/admin/login/"
+# Password logins are rate-limited by django-axes (its backend first; it needs the request).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# ADMIN_LOGIN_FAILURE_LIMIT failed logins for one username from one address lock that pair
+# out for ADMIN_LOGIN_COOLOFF_MINUTES (429); attempts live in the database, so every process
+# and host shares them. The address is the socket's peer (REMOTE_ADDR), never a client-sent
+# X-Forwarded-For, which an attacker would rotate to escape the limit.
+AXES_ENABLED = env.bool("ADMIN_LOGIN_RATE_LIMIT", default=True)
+AXES_FAILURE_LIMIT = read_int(env, "ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=read_int(env, "ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
