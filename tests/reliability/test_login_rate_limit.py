@@ -24,7 +24,7 @@ def attempt(client: Client, password: str, address: str = "10.0.0.1"):
 def test_the_product_default_has_the_limit_on():
     assert settings.AXES_ENABLED is True
     assert settings.AXES_FAILURE_LIMIT == 5
-    assert settings.AXES_COOLOFF_TIME == timedelta(minutes=15)
+    assert timedelta(minutes=15) == settings.AXES_COOLOFF_TIME
     assert settings.AUTHENTICATION_BACKENDS[0] == "axes.backends.AxesStandaloneBackend"
 
 
