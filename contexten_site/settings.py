@@ -232,6 +232,11 @@ EXTENSIONS_DIR = Path(env.str("EXTENSIONS_DIR", default=str(BASE_DIR / "var" / "
 WEBHOOK_ALLOW_UNSIGNED = env.list("WEBHOOK_ALLOW_UNSIGNED", default=[])
 WEBHOOK_MAX_BYTES = read_int(env, "WEBHOOK_MAX_BYTES", 25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BYTES
+# Bad-signature floods (events/throttle.py): an address may fail verification this many times
+# in a burst, refilled at this rate; past it, its webhooks answer 429 before any work. Good
+# deliveries spend nothing. A burst of 0 turns the throttle off.
+WEBHOOK_BAD_SIGNATURE_BURST = read_int(env, "WEBHOOK_BAD_SIGNATURE_BURST", 20)
+WEBHOOK_BAD_SIGNATURE_PER_MINUTE = read_int(env, "WEBHOOK_BAD_SIGNATURE_PER_MINUTE", 60)
 # Webhook secrets, API tokens and URLs, pool sizes: each manifest names the settings it reads
 # (SPEC §3 lists the built-ins'), and they are read here, once, like every other setting.
 globals().update(read_extension_settings(env, declared_settings()))
