@@ -327,8 +327,9 @@ DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="contexten-demo")
 # --- Feature flags (orchestrator/flags) -----------------------------------------------------
 # How often each process checks whether flags changed (the 1 s invalidation promise).
 FLAGS_CACHE_POLL_SECONDS = read_int(env, "FLAGS_CACHE_POLL_MS", 500) / 1000
-# How long an OFREP process trusts a token it has already looked up (revocation delay).
-OFREP_TOKEN_CACHE_SECONDS = read_int(env, "OFREP_TOKEN_CACHE_SECONDS", 30)
+# How often each process checks whether any API token was revoked (the 1 s promise; OFREP's
+# per-process token cache, core/tokens.py).
+TOKEN_CACHE_POLL_SECONDS = read_int(env, "TOKEN_CACHE_POLL_MS", 500) / 1000
 # OFREP requests per token per minute in each web process; 0 means unlimited.
 OFREP_RATE_LIMIT_PER_MINUTE = read_int(env, "OFREP_RATE_LIMIT_PER_MINUTE", 0)
 FLAGS_GUARD_INTERVAL_SECONDS = read_int(env, "FLAGS_GUARD_INTERVAL_SECONDS", 20)
