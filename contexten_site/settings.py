@@ -309,6 +309,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # django-axes logs every login at INFO; failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
         # django-q2 logs every task at INFO; `make run` sets WARNING for a calm console.
         "django-q": {"level": env.str("Q_LOG_LEVEL", default=LOG_LEVEL)},
     },
