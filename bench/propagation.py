@@ -1,11 +1,13 @@
 """Propagation: how long a configuration change takes to reach other processes (SPEC §11: 2 s),
-beside a flag change (1 s) measured in the same run through the same generation mechanism.
+beside a flag change (1 s) and an API token revocation (1 s), measured in the same run through
+the same generation mechanism.
 
 Watcher processes (plain `django.setup()` processes, as web and workers are) read the `core`
-document and a flag in a loop and report the moment each new value appears. This process
-makes a change, notes the moment its transaction committed, and waits until every watcher saw
-it. Clocks are comparable: CLOCK_MONOTONIC is one clock for every process on the machine.
-Rounds alternate between configuration and flags, so drift on a shared machine hits both.
+document, a flag and a token's state (OFREP's token cache) in a loop and report the moment
+each new value appears. This process makes a change, notes the moment its transaction
+committed, and waits until every watcher saw it. Clocks are comparable: CLOCK_MONOTONIC is
+one clock for every process on the machine. Rounds alternate between the kinds (a token
+round revokes the probe token or makes it again), so drift on a shared machine hits all.
 
     python -m bench propagation [--rounds 20] [--watchers 4]
 """
@@ -20,19 +22,23 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+PROBE = "bench0propagation0probe0token0000000000"  # a 40-character token key
+KINDS = ("config", "flag", "token")
 DB_PATH = BASE_DIR / "var" / "bench_propagation.sqlite3"
 WATCHER = """
 import django, json, sys, time
 django.setup()
 from extensions.config import store
+from orchestrator.core import tokens
 from orchestrator.flags.cache import store as flags
-seen = {"config": None, "flag": None}
-store.stored("core"), flags.get("probe")  # connect and load first: ready means warm
+seen = {"config": None, "flag": None, "token": None}
+store.stored("core"), flags.get("probe"), tokens.state(PROBE)  # warm first: ready means warm
 print(json.dumps({"ready": True}), flush=True)
 while True:
     flag = flags.get("probe")
     now = {"config": store.stored("core").get("team"),
-           "flag": flag.evaluate({}).value if flag else None}
+           "flag": flag.evaluate({}).value if flag else None,
+           "token": "active" if tokens.state(PROBE) else "revoked"}
     for kind, value in now.items():
         if value != seen[kind]:
             seen[kind] = value
@@ -56,7 +62,7 @@ class Watcher:
 
     def __init__(self, env: dict):
         self.process = subprocess.Popen(
-            [sys.executable, "-c", WATCHER],
+            [sys.executable, "-c", f"PROBE = {PROBE!r}\n" + WATCHER],
             cwd=BASE_DIR,
             env=env,
             stdout=subprocess.PIPE,
@@ -92,6 +98,8 @@ def change(kind: str, value: str) -> float:
         transaction.on_commit(lambda: committed.append(time.monotonic()))
         if kind == "config":
             store.save("core", {"team": value}, author="bench")
+        elif kind == "token":
+            toggle_token(value)
         else:
             doc = {
                 "key": "probe",
@@ -103,6 +111,17 @@ def change(kind: str, value: str) -> float:
     return committed[0]
 
 
+def toggle_token(value: str) -> None:
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    if value == "revoked":
+        Token.objects.filter(key=PROBE).delete()
+    else:
+        user, _ = get_user_model().objects.get_or_create(username="bench-probe")
+        Token.objects.get_or_create(key=PROBE, user=user)
+
+
 def wait_seen(watchers: list[Watcher], key: tuple[str, str], timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while not all(key in w.seen for w in watchers):
@@ -112,10 +131,14 @@ def wait_seen(watchers: list[Watcher], key: tuple[str, str], timeout_s: float = 
 
 
 def measure(watchers: list[Watcher], rounds: int) -> dict[str, list[float]]:
-    delays: dict[str, list[float]] = {"config": [], "flag": []}
+    delays: dict[str, list[float]] = {kind: [] for kind in KINDS}
     for index in range(rounds):
-        for kind in ("config", "flag"):
+        for kind in KINDS:
             value = f"{kind}-{index}"
+            if kind == "token":  # alternate, and forget the moments of earlier rounds
+                value = "revoked" if index % 2 == 0 else "active"
+                for watcher in watchers:
+                    watcher.seen.pop((kind, value), None)
             committed = change(kind, value)
             wait_seen(watchers, (kind, value))
             delays[kind] += [w.seen[(kind, value)] - committed for w in watchers]
@@ -143,6 +166,7 @@ def main(argv: list[str]) -> int:
     django.setup()
     change("config", "start")
     change("flag", "start")
+    change("token", "active")
     watchers = [Watcher(env) for _ in range(count)]
     try:
         for watcher in watchers:
@@ -152,8 +176,8 @@ def main(argv: list[str]) -> int:
         for watcher in watchers:
             watcher.stop()
     print(f"{count} watcher processes, {rounds} changes of each kind")
-    for kind in ("config", "flag"):
+    for kind in KINDS:
         print(describe(kind, delays[kind]))
     ratio = statistics.median(delays["config"]) / statistics.median(delays["flag"])
-    print(f"config / flag median: {ratio:.2f}  (targets: config 2 s, flags 1 s)")
+    print(f"config / flag median: {ratio:.2f}  (targets: config 2 s, flags and tokens 1 s)")
     return 0

@@ -6,6 +6,7 @@ Production sets DATABASE_URL (Postgres through Django's psycopg pool) and REDIS_
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_q",
+    "axes",
     "orchestrator.core",
     "orchestrator.events",
     "orchestrator.workflows",
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "contexten_site.urls"
@@ -166,6 +170,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "/admin/login/"
+# Password logins are rate-limited by django-axes (its backend first; it needs the request).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# ADMIN_LOGIN_FAILURE_LIMIT failed logins for one username from one address lock that pair
+# out for ADMIN_LOGIN_COOLOFF_MINUTES (429); attempts live in the database, so every process
+# and host shares them. The address is the socket's peer (REMOTE_ADDR), never a client-sent
+# X-Forwarded-For, which an attacker would rotate to escape the limit.
+AXES_ENABLED = env.bool("ADMIN_LOGIN_RATE_LIMIT", default=True)
+AXES_FAILURE_LIMIT = read_int(env, "ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=read_int(env, "ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -212,6 +232,11 @@ EXTENSIONS_DIR = Path(env.str("EXTENSIONS_DIR", default=str(BASE_DIR / "var" / "
 WEBHOOK_ALLOW_UNSIGNED = env.list("WEBHOOK_ALLOW_UNSIGNED", default=[])
 WEBHOOK_MAX_BYTES = read_int(env, "WEBHOOK_MAX_BYTES", 25 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = WEBHOOK_MAX_BYTES
+# Bad-signature floods (events/throttle.py): an address may fail verification this many times
+# in a burst, refilled at this rate; past it, its webhooks answer 429 before any work. Good
+# deliveries spend nothing. A burst of 0 turns the throttle off.
+WEBHOOK_BAD_SIGNATURE_BURST = read_int(env, "WEBHOOK_BAD_SIGNATURE_BURST", 20)
+WEBHOOK_BAD_SIGNATURE_PER_MINUTE = read_int(env, "WEBHOOK_BAD_SIGNATURE_PER_MINUTE", 60)
 # Webhook secrets, API tokens and URLs, pool sizes: each manifest names the settings it reads
 # (SPEC §3 lists the built-ins'), and they are read here, once, like every other setting.
 globals().update(read_extension_settings(env, declared_settings()))
@@ -284,6 +309,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # django-axes logs every login at INFO; failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
         # django-q2 logs every task at INFO; `make run` sets WARNING for a calm console.
         "django-q": {"level": env.str("Q_LOG_LEVEL", default=LOG_LEVEL)},
     },
@@ -302,8 +329,9 @@ DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="contexten-demo")
 # --- Feature flags (orchestrator/flags) -----------------------------------------------------
 # How often each process checks whether flags changed (the 1 s invalidation promise).
 FLAGS_CACHE_POLL_SECONDS = read_int(env, "FLAGS_CACHE_POLL_MS", 500) / 1000
-# How long an OFREP process trusts a token it has already looked up (revocation delay).
-OFREP_TOKEN_CACHE_SECONDS = read_int(env, "OFREP_TOKEN_CACHE_SECONDS", 30)
+# How often each process checks whether any API token was revoked (the 1 s promise; OFREP's
+# per-process token cache, core/tokens.py).
+TOKEN_CACHE_POLL_SECONDS = read_int(env, "TOKEN_CACHE_POLL_MS", 500) / 1000
 # OFREP requests per token per minute in each web process; 0 means unlimited.
 OFREP_RATE_LIMIT_PER_MINUTE = read_int(env, "OFREP_RATE_LIMIT_PER_MINUTE", 0)
 FLAGS_GUARD_INTERVAL_SECONDS = read_int(env, "FLAGS_GUARD_INTERVAL_SECONDS", 20)

@@ -38,7 +38,10 @@ def _fresh_cache_and_redis():
     """Each test starts with an empty cache (and Redis db, when REDIS_URL is set)."""
     from django.core.cache import cache
 
+    from orchestrator.events.throttle import throttle
+
     cache.clear()
+    throttle.reset()  # the bad-signature buckets are per process, like the cache
     metrics.take_pending()  # counts recorded by an earlier test stay with it
     if settings.REDIS_URL:
         from orchestrator.core.redis import redis_client

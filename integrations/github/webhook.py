@@ -14,6 +14,7 @@ from orchestrator.events.webhooks import (
     Delivery,
     Refusal,
     decode_utf8,
+    digest_matches,
     form_fields,
     parse_json_object,
 )
@@ -44,7 +45,7 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str, now: float) -> 
     if algorithm != "sha256":
         raise Refusal(401, "unsupported-signature", "only sha256= signatures are accepted")
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, digest.strip().lower()):
+    if not digest_matches(expected, digest):
         raise Refusal(401, "invalid-signature", "signature does not match the body")
 
 

@@ -15,6 +15,7 @@ from orchestrator.events.webhooks import (
     Delivery,
     Refusal,
     decode_utf8,
+    digest_matches,
     parse_json_object,
     typed,
 )
@@ -36,7 +37,7 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str, now: float) -> 
     if not signature:
         raise Refusal(401, "missing-signature", "Linear-Signature header is required")
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    if not digest_matches(expected, signature):
         raise Refusal(401, "invalid-signature", "signature does not match the body")
 
 

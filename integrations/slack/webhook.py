@@ -28,6 +28,7 @@ from orchestrator.events.webhooks import (
     Delivery,
     Refusal,
     decode_utf8,
+    digest_matches,
     dumps,
     form_fields,
     parse_json_object,
@@ -52,7 +53,7 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str, now: float) -> 
         raise Refusal(401, "unsupported-signature", "only v0= signatures are accepted")
     base = b"v0:" + timestamp.encode() + b":" + body
     expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    if not digest_matches(expected, signature):
         raise Refusal(401, "invalid-signature", "signature does not match the body")
     if not timestamp.isdigit() or abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
         raise Refusal(401, "stale-timestamp", "X-Slack-Request-Timestamp is more than 300 s away")

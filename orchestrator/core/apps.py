@@ -14,9 +14,12 @@ class CoreConfig(AppConfig):
             checks,  # noqa: F401 - registers the system checks
             forksafe,
             lifeline,
+            tokens,
         )
 
         # django-q2 forks its workers; every process must drop inherited pool connections.
         forksafe.install()
         # Under `manage.py serve`, every descendant dies with its parent (even on kill -9).
         lifeline.install()
+        # A revoked API token is announced to every process's token cache.
+        tokens.connect()

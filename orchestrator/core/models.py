@@ -2,6 +2,7 @@
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from rest_framework.authtoken.models import Token
 
 
 class ChannelMessage(models.Model):
@@ -73,3 +74,16 @@ class MetricBucket(models.Model):
 
     def __str__(self):
         return f"{self.name} @ {self.bucket} = {self.value}"
+
+
+class ApiToken(Token):
+    """The admin's view of an API token: it names the token by its user and a key prefix,
+    never the whole key, so no admin page, breadcrumb or history entry (which stores
+    `str(obj)`) shows a usable secret. DRF's own `TokenProxy` prints the key."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.key[:4]}… ({self.user})"

@@ -19,7 +19,7 @@ import json
 from django.conf import settings
 
 from extensions import registry
-from orchestrator.events.ingest import Inbound, ingest
+from orchestrator.events.ingest import Inbound, admit, ingest
 from orchestrator.events.webhooks import Answer, Refusal, platform_in, too_large_message
 
 
@@ -39,7 +39,11 @@ class WebhookFastPath:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        platform = await platform_for(scope.get("path", "")) if scope["type"] == "http" else None
+        named = platform_in(scope.get("path", "")) if scope["type"] == "http" else None
+        client = (scope.get("client") or ("",))[0]
+        if named is not None and (throttled := admit(named, client)) is not None:
+            return await send_answer(send, throttled)  # before the registry is even read
+        platform = await platform_for(scope["path"]) if named is not None else None
         if platform is None:
             return await self.app(scope, receive, send)
         headers = {
@@ -49,7 +53,7 @@ class WebhookFastPath:
         async def read_body() -> bytes:
             return await read_capped(receive)
 
-        inbound = Inbound(platform, scope["method"], headers, read_body)
+        inbound = Inbound(platform, scope["method"], headers, read_body, client)
         await send_answer(send, await ingest(inbound, on_loop=True))
 
 

@@ -1,6 +1,7 @@
 """The one ingest pipeline: both doors (the Django view and the ASGI fast path) run `ingest`.
 
-method → declared size → body (capped as it streams) → `verify_and_parse` → store → answer.
+throttle (`admit`, which each door asks first, before it even looks the platform up) → method
+→ declared size → body (capped as it streams) → `verify_and_parse` → store → answer.
 The doors differ only in how they read the request and write the answer, and in one choice:
 `on_loop`. The ASGI fast path runs on the server's long-lived event loop, so on Postgres it
 stores through that loop's async pool and group commit. The Django view may run on a loop made
@@ -18,6 +19,7 @@ from django.db import DataError, close_old_connections
 
 from orchestrator.events import fast_store
 from orchestrator.events.store import Stored, store_event
+from orchestrator.events.throttle import throttle
 from orchestrator.events.webhooks import (
     Answer,
     Delivery,
@@ -42,6 +44,21 @@ class Inbound:
     headers: Mapping[str, str]  # looked up by lower-case name
     # Read the whole body; raise Refusal(413) once it passes WEBHOOK_MAX_BYTES.
     read_body: Callable[[], Awaitable[bytes]]
+    client: str = ""  # the peer's address: what the bad-signature throttle counts by
+
+
+def admit(platform: str, client: str) -> Answer | None:
+    """The pipeline's first stage, before any body read, lookup or query: a 429 for an
+    address that spent its bad-signature burst (`events/throttle.py`), else None."""
+    retry_after = throttle.retry_after(client)
+    if retry_after is None:
+        return None
+    metrics.record_delivery(platform, 429, 0.0)
+    return Answer(
+        429,
+        {"error": "too many deliveries with a bad signature from this address; retry later"},
+        {"Retry-After": str(retry_after)},
+    )
 
 
 async def ingest(inbound: Inbound, *, on_loop: bool) -> Answer:
@@ -63,6 +80,8 @@ async def answer_delivery(inbound: Inbound, *, on_loop: bool) -> Answer:
         secret = await webhook_secret_async(platform)
         delivery = verify_and_parse(platform, inbound.headers, body, secret=secret)
     except Refusal as refusal:
+        if refusal.status == 401:  # signature or timestamp: what a forger gets
+            throttle.failed(inbound.client)
         return refuse(platform, refusal)
     if delivery.reply is not None:  # answered as-is, not stored (a url_verification challenge)
         return Answer(200, delivery.reply)

@@ -4,6 +4,7 @@ Pure Python, no Django: extension authors reach these through `extensions.api`, 
 pipeline (`orchestrator.events.webhooks`) runs the receiver's steps in its fixed order.
 """
 
+import hmac
 import json
 from dataclasses import dataclass
 from typing import TypeVar
@@ -103,3 +104,11 @@ def form_fields(text: str) -> dict[str, str]:
 def dumps(payload: dict) -> str:
     """Serialise a payload we built ourselves (form bodies) for storing."""
     return json.dumps(payload, separators=(",", ":"))
+
+
+def digest_matches(expected_hex: str, presented: str) -> bool:
+    """Compare a computed hex digest with a presented one in constant time. Bytes, because
+    `hmac.compare_digest` raises TypeError on a str with non-ASCII characters, which a forged
+    header may hold (found by tests/reliability/test_fuzz.py): a mismatch, never a 500."""
+    given = presented.strip().lower().encode("utf-8", errors="replace")
+    return hmac.compare_digest(expected_hex.encode(), given)

@@ -10,13 +10,16 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from extensions import registry
-from orchestrator.events.ingest import Inbound, ingest
+from orchestrator.events.ingest import Inbound, admit, ingest
 from orchestrator.events.webhooks import Answer, Refusal, too_large_message
 
 
 @csrf_exempt
 async def webhook(request: HttpRequest, platform: str) -> HttpResponse:
     """Verify, dedupe and store one delivery; answer per SPEC §4."""
+    client = request.META.get("REMOTE_ADDR") or ""
+    if (throttled := admit(platform, client)) is not None:
+        return render(throttled)
     await registry.refresh_async()
     if registry.receiver(platform, refresh=False) is None:
         raise Http404(f"no webhook for {platform!r}")
@@ -24,7 +27,7 @@ async def webhook(request: HttpRequest, platform: str) -> HttpResponse:
     async def read_body() -> bytes:
         return read_capped(request)
 
-    inbound = Inbound(platform, request.method, request.headers, read_body)
+    inbound = Inbound(platform, request.method, request.headers, read_body, client)
     return render(await ingest(inbound, on_loop=False))
 
 

@@ -33,6 +33,7 @@ from orchestrator.events.receiving import (  # noqa: F401 - re-exported for rece
     Refusal,
     decode_utf8,
     depth_exceeds,
+    digest_matches,
     dumps,
     form_fields,
     parse_json_object,

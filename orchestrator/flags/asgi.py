@@ -6,10 +6,12 @@ sync; OFREP measured about 260 req/s that way at 64 connections. An evaluation n
 session, cookie, CSRF token or static file: only the API token (cached per process) and the
 compiled flags (cached per process). So when `ofrep.answerable_on_loop` says both are cached,
 this wrapper answers with the same functions the Django views call (`answer_flag`,
-`answer_flags`), reading the caches only; a cache that is due for its check (the token's
-30 s, the flags' 0.5 s) is still served while a worker thread refreshes it, at most one
-refresh of each at a time. A token never seen, or flags never loaded, go to Django, whose
-view does the query and fills the caches. Paths come from the same constants as
+`answer_flags`), reading the caches only. Flags due for their 0.5 s check are still served
+while a worker thread refreshes them. The token cache is not: when its generation check is
+due (TOKEN_CACHE_POLL_MS), the request awaits that check on a worker thread (one Redis GET
+or one indexed row; concurrent requests share it), so a revoked token fails on every process
+within a poll. A token never seen, or flags never loaded, go to Django, whose view does the
+query and fills the caches. Paths come from the same constants as
 `flags/urls.py`.
 """
 
@@ -19,11 +21,14 @@ import logging
 from django.conf import settings
 from django.db import connections
 
+from orchestrator.core import tokens
 from orchestrator.flags import ofrep
 
 logger = logging.getLogger("contexten.flags")
 # Refreshes in flight, so a due cache is refreshed once, not once per request.
 refreshing: set = set()
+# The token generation check in flight on this loop, shared by the requests that wait for it.
+token_check: dict[asyncio.AbstractEventLoop, asyncio.Future] = {}
 
 BULK = "/" + ofrep.MOUNT + ofrep.BULK_PATH
 SINGLE_PREFIX = BULK + "/"
@@ -51,9 +56,10 @@ class OfrepFastPath:
         headers = {
             name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
         }
+        await check_tokens()
         if not ofrep.answerable_on_loop(headers):
             return await self.app(scope, receive, send)
-        refresh_off_loop(ofrep.revalidations(headers))
+        refresh_off_loop(ofrep.revalidations())
         body = await read_body(receive)
         if body is None:
             answer = ofrep.OfrepError(413, "PARSE_ERROR", "request body is too large").answer(key)
@@ -62,6 +68,18 @@ class OfrepFastPath:
         else:
             answer = ofrep.answer_flag(key, headers, body, ofrep.CACHED)
         await send_answer(send, answer)
+
+
+async def check_tokens() -> None:
+    """When the token cache is due for its generation check, wait for it (off the loop)."""
+    if not tokens.cache.due():
+        return
+    loop = asyncio.get_running_loop()
+    pending = token_check.get(loop)
+    if pending is None or pending.done():
+        pending = token_check[loop] = loop.run_in_executor(None, run_and_close, tokens.cache.get)
+        pending.add_done_callback(lambda _: token_check.pop(loop, None))
+    await asyncio.shield(pending)
 
 
 def refresh_off_loop(jobs) -> None:

@@ -223,7 +223,8 @@ def describe(exc: ValidationError) -> str:
     """One line: `field.path: message` for each problem."""
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"])
+        # A location may be a key the caller sent ("a\nb"): printed escaped, on one line.
+        where = ".".join(p if str(p).isprintable() else repr(p) for p in map(str, err["loc"]))
         message = err["msg"].removeprefix("Value error, ")
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)

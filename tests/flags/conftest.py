@@ -2,6 +2,7 @@
 
 import pytest
 
+from orchestrator.core import tokens
 from orchestrator.flags import ofrep
 from orchestrator.flags.cache import store
 from orchestrator.flags.services import Actor, save_flag
@@ -10,7 +11,7 @@ from orchestrator.flags.services import Actor, save_flag
 @pytest.fixture(autouse=True)
 def _fresh_flag_caches():
     store.invalidate()
-    ofrep.token_cache.clear()
+    tokens.cache.invalidate()
     ofrep.rate_windows.clear()
     yield
     store.invalidate()

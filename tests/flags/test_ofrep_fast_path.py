@@ -3,6 +3,7 @@ with the same answers Django gives; anything that needs a query still goes throu
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -102,20 +103,17 @@ def test_liveness_is_answered_on_the_loop_with_health_json():
     assert status in (403, 405) and DJANGO_ONLY in headers  # other methods: Django's answer
 
 
-def test_due_caches_are_served_stale_and_refreshed_off_the_loop(flag, api_token, settings):
-    from orchestrator.flags import ofrep
+def test_due_flags_are_served_stale_and_refreshed_off_the_loop(flag, api_token, settings):
     from orchestrator.flags.cache import store
 
     post(SINGLE, api_token, {"targetingKey": "u1"})  # Django fills both caches
     store.next_check = 0.0  # the flags are due for their generation check
-    _, active = ofrep.token_cache[api_token]
-    ofrep.token_cache[api_token] = (0.0, active)  # and the token for its look-up
 
     async def evaluate_then_wait():
         body = json.dumps({"context": {"targetingKey": "u1"}}).encode()
         answer = await call("POST", SINGLE, body, {"authorization": f"Bearer {api_token}"})
-        for _ in range(200):  # the refreshes run on worker threads
-            if not store.due() and ofrep.token_cache[api_token][0] > 0:
+        for _ in range(200):  # the refresh runs on a worker thread
+            if not store.due():
                 break
             await asyncio.sleep(0.02)
         return answer
@@ -123,4 +121,22 @@ def test_due_caches_are_served_stale_and_refreshed_off_the_loop(flag, api_token,
     status, headers, _ = asyncio.run(evaluate_then_wait())
     assert status == 200 and DJANGO_ONLY not in headers
     assert not store.due()
-    assert ofrep.token_cache[api_token][0] > 0
+
+
+def test_a_due_token_check_is_awaited_so_a_revoked_token_fails_at_once(flag, api_token):
+    from rest_framework.authtoken.models import Token
+
+    from orchestrator.core import tokens
+
+    assert post(SINGLE, api_token, {"targetingKey": "u1"})[0] == 200  # Django fills the caches
+    status, headers, _ = post(SINGLE, api_token, {"targetingKey": "u1"})
+    assert status == 200 and DJANGO_ONLY not in headers  # warm: the loop answers
+    # Revoked as another process would: the generation moves, this process is not told.
+    Token.objects.filter(key=api_token).delete()
+    tokens.cache.loaded = True  # the delete's signal invalidated the local cache; undo that
+    tokens.cache.value = {api_token: True}
+    tokens.cache.next_check = time.monotonic() + 60
+    assert post(SINGLE, api_token, {"targetingKey": "u1"})[0] == 200  # not due yet: cached
+    tokens.cache.next_check = 0.0  # the poll interval has passed
+    status, headers, _ = post(SINGLE, api_token, {"targetingKey": "u1"})
+    assert status == 401

@@ -111,8 +111,7 @@ def test_an_unset_reference_is_stored_and_answered_with_a_warning(api_client, mo
 
 def test_only_staff_may_read_or_change(client, django_user_model):
     assert client.get(URL).status_code in (401, 403)
-    django_user_model.objects.create_user("viewer", password="viewer-pass-123")
-    client.login(username="viewer", password="viewer-pass-123")
+    client.force_login(django_user_model.objects.create_user("viewer", password="viewer-pass-1"))
     assert client.get(URL).status_code == 403
 
 

@@ -25,6 +25,7 @@ from extensions.api import (
     Refusal,
     config,
     decode_utf8,
+    digest_matches,
     parse_json_object,
     typed,
 )
@@ -73,7 +74,7 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str, now: float) -> 
     if method != "sha256":
         raise Refusal(401, "unsupported-signature", "only sha256= signatures are accepted")
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, digest.strip().lower()):
+    if not digest_matches(expected, digest):
         raise Refusal(401, "invalid-signature", "signature does not match the body")
 
 
