@@ -38,6 +38,9 @@ def _fresh_cache_and_redis():
     """Each test starts with an empty cache (and Redis db, when REDIS_URL is set)."""
     from django.core.cache import cache
 
+    from orchestrator.core import backends
+
+    backends.health.reset()  # an outage one test made does not follow the next
     cache.clear()
     metrics.take_pending()  # counts recorded by an earlier test stay with it
     if settings.REDIS_URL:

@@ -20,3 +20,9 @@ class CoreConfig(AppConfig):
         forksafe.install()
         # Under `manage.py serve`, every descendant dies with its parent (even on kill -9).
         lifeline.install()
+        # Schedules follow their settings when a worker cluster starts, not only at migrate.
+        from django_q.signals import post_spawn
+
+        from orchestrator.core.schedules import follow_once_per_process
+
+        post_spawn.connect(follow_once_per_process, dispatch_uid="contexten.schedules")

@@ -17,9 +17,10 @@ reachable at once; a path naming no installed receiver goes on to Django (and it
 import json
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from extensions import registry
-from orchestrator.events.ingest import Inbound, ingest
+from orchestrator.events.ingest import Inbound, ingest, unavailable
 from orchestrator.events.webhooks import Answer, Refusal, platform_in, too_large_message
 
 
@@ -39,7 +40,12 @@ class WebhookFastPath:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        platform = await platform_for(scope.get("path", "")) if scope["type"] == "http" else None
+        try:
+            platform = (
+                await platform_for(scope.get("path", "")) if scope["type"] == "http" else None
+            )
+        except DatabaseError:  # the registry could not be read: nothing stored, say so
+            return await send_answer(send, unavailable())
         if platform is None:
             return await self.app(scope, receive, send)
         headers = {
