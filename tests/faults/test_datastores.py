@@ -6,6 +6,9 @@ Load is signed GitHub deliveries posted one after another; every answer is kept,
 claims are counted against the rows in the private database.
 """
 
+import html
+import re
+
 import httpx
 import pytest
 
@@ -16,6 +19,7 @@ from tests.faults.stack import (
     manage,
     served,
     stack_env,
+    staff_client,
     wait_until,
 )
 
@@ -94,6 +98,14 @@ def redis_status(document: dict) -> str | None:
     return entries[0]["status"] if entries else None
 
 
+def dashboard_redis(staff) -> str | None:
+    """The Redis component's status in the snapshot the dashboard page embeds."""
+    page = staff.get("/dashboard/")
+    assert page.status_code == 200
+    found = re.search(r'"name": "redis:responseTime", "status": "(\w+)"', html.unescape(page.text))
+    return found and found[1]
+
+
 def sweep(env: dict) -> None:
     """What the sweeper schedule does each minute, run now (the test does not wait for it)."""
     manage(env, "shell", "-c", "from orchestrator.events.dispatch import sweep_events;"
@@ -112,6 +124,8 @@ def test_redis_down_under_load_ingest_stays_durable_health_degrades_and_recovers
     log = tmp_path / "serve.log"
     with served(env, log) as (base, process):
         assert redis_status(health(base)) == "pass"
+        staff = staff_client(env, base)
+        assert dashboard_redis(staff) == "pass"
         load = Load(base).start()
         try:
             load.wait_for(50)
@@ -120,13 +134,16 @@ def test_redis_down_under_load_ingest_stays_durable_health_degrades_and_recovers
             load.wait_for(down_from + 100)
             down = answers_since(load, down_from)
             degraded = health(base)
+            dashboard_degraded = dashboard_redis(staff)
             redis_server.start()
             wait_until(lambda: redis_status(health(base)) == "pass", 60, "health to recover")
+            wait_until(lambda: dashboard_redis(staff) == "pass", 60, "the dashboard to recover")
             back_from = len(load.answers)
             load.wait_for(back_from + 50)
         finally:
             load.finish()
         assert redis_status(degraded) == "fail"
+        assert dashboard_degraded == "fail"
         assert degraded["status"] in ("warn", "fail")
         assert {status for _, status, _ in down} <= {200, 202}, "the database is up: store"
         acknowledged = load.acknowledged()
