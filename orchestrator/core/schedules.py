@@ -32,7 +32,11 @@ def follow_once_per_process(**_signal) -> None:
     if _followed:
         return
     _followed = True
+    from django_q.models import Schedule
+
     try:
+        if not Schedule.objects.exists():
+            return  # never migrated (or flushed): migrate makes the rows, not a worker
         follow_settings()
     except DatabaseError as exc:  # not migrated yet: migrate makes the rows
         logger.warning("schedules.not-followed error=%s", exc)
