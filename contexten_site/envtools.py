@@ -33,7 +33,7 @@ def read_secret(env: environ.Env, name: str, default: str) -> str:
         return ""
 
 
-def database_from_url(url: str, sqlite_path: Path, pool_max: int) -> dict:
+def database_from_url(url: str, sqlite_path: Path, pool_max: int, pool_timeout: float = 10) -> dict:
     """Build DATABASES['default'] from DATABASE_URL, or the embedded SQLite default."""
     if not url:
         return sqlite_database(sqlite_path)
@@ -48,16 +48,17 @@ def database_from_url(url: str, sqlite_path: Path, pool_max: int) -> dict:
         fail("DATABASE_URL", f"is malformed: {exc}")
     if not config.get("NAME"):
         fail("DATABASE_URL", "names no database: expected postgres://user@host:5432/dbname")
-    return postgres_database(config, pool_max)
+    return postgres_database(config, pool_max, pool_timeout)
 
 
-def postgres_database(config: dict, pool_max: int) -> dict:
+def postgres_database(config: dict, pool_max: int, pool_timeout: float = 10) -> dict:
     """Postgres through Django's psycopg pool: persistent per-thread connections exhaust
     Postgres under ASGI, where every request may run on a different thread."""
     config["ENGINE"] = "django.db.backends.postgresql"
     config["CONN_MAX_AGE"] = 0
     options = config.setdefault("OPTIONS", {})
-    options["pool"] = {"min_size": 2, "max_size": pool_max, "timeout": 10}
+    # `timeout`: how long a request waits for a connection before its DatabaseError.
+    options["pool"] = {"min_size": 2, "max_size": pool_max, "timeout": pool_timeout}
     return config
 
 

@@ -95,7 +95,14 @@ TEMPLATES = [
 DATABASE_URL = env.str("DATABASE_URL", default="")
 SQLITE_PATH = Path(env.str("SQLITE_PATH", default=str(BASE_DIR / "var" / "contexten.sqlite3")))
 DATABASE_POOL_MAX = read_int(env, "DATABASE_POOL_MAX", 20)
-DATABASES = {"default": database_from_url(DATABASE_URL, SQLITE_PATH, DATABASE_POOL_MAX)}
+# Seconds a request waits for a pooled connection (Postgres) before failing; while the database
+# restarts, requests fail after this long instead of piling up.
+DATABASE_POOL_TIMEOUT = read_int(env, "DATABASE_POOL_TIMEOUT", 10)
+DATABASES = {
+    "default": database_from_url(
+        DATABASE_URL, SQLITE_PATH, DATABASE_POOL_MAX, DATABASE_POOL_TIMEOUT
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, django-q2 broker, shared breaker state --------------------
@@ -295,6 +302,9 @@ EVENT_SWEEP_INTERVAL_MINUTES = read_int(env, "EVENT_SWEEP_INTERVAL_MINUTES", 1)
 EVENT_RETENTION_DAYS = read_int(env, "EVENT_RETENTION_DAYS", 30)
 # Connections per web process for the webhook fast path (async psycopg, Postgres only).
 WEBHOOK_POOL_MAX = read_int(env, "WEBHOOK_POOL_MAX", 8)
+# Seconds a webhook waits for a pooled connection before answering 503 + Retry-After (a
+# database restart shorter than this is absorbed; longer, the platform retries).
+WEBHOOK_POOL_TIMEOUT = read_int(env, "WEBHOOK_POOL_TIMEOUT", 10)
 # Concurrent deliveries share one INSERT and commit; off stores each row on its own.
 WEBHOOK_GROUP_COMMIT = env.bool("WEBHOOK_GROUP_COMMIT", default=True)
 WEBHOOK_INSERT_CONCURRENCY = read_int(env, "WEBHOOK_INSERT_CONCURRENCY", 4)

@@ -103,7 +103,9 @@ class Call:
 
 @dataclass
 class Fault:
-    kind: str  # "status" or "rate_limit"
+    # "status", "rate_limit", "reset" (the connection is cut before any work) or "lost"
+    # (the request is carried out, then the connection is cut: the caller never hears)
+    kind: str
     status: int = 503
     retry_after: float = 1.0
     name: str | None = None  # only calls with this name, when set
@@ -220,6 +222,12 @@ class PlatformSandbox:
             faults = self._behaviour[_known(platform)].faults
             faults.extend(Fault("rate_limit", retry_after=retry_after, name=name) for _ in range(n))
 
+    def reset_next(self, platform: str, n: int = 1, *, after: bool = False, name=None) -> None:
+        """Cut the next `n` connections; `after=True` carries each request out first."""
+        with self._lock:
+            faults = self._behaviour[_known(platform)].faults
+            faults.extend(Fault("lost" if after else "reset", name=name) for _ in range(n))
+
     def reset(self) -> None:
         with self._lock:
             self._calls.clear()
@@ -239,6 +247,12 @@ class PlatformSandbox:
     def add_issue(self, full_name: str, **fields) -> dict:
         with self._lock:
             return self.state.add_issue(full_name, **fields)
+
+    def add_comment(self, full_name: str, number: int, body: str, **fields) -> dict:
+        with self._lock:
+            repo = self.state.repo(*full_name.split("/"))
+            issue = self.state.issue(repo["full_name"], number)
+            return github_api.add_comment(self.state, repo["full_name"], issue, body, **fields)
 
     def add_check_run(self, full_name: str, ref: str, **fields) -> dict:
         with self._lock:
@@ -330,11 +344,16 @@ class PlatformSandbox:
 
     async def _answer(self, request: web.Request, call: Call) -> web.StreamResponse:
         fault = self._take_fault(call)
-        if fault is not None:
+        if fault is not None and fault.kind not in ("reset", "lost"):
             return _fault_response(self.state, call.platform, fault)
         handler = {"github": github_api, "linear": linear_api, "slack": slack_api}[call.platform]
-        with self._lock:
-            return handler.handle(self, call, request.headers)
+        if fault is None or fault.kind == "lost":
+            with self._lock:
+                response = handler.handle(self, call, request.headers)
+            if fault is None:
+                return response
+        request.transport.abort()  # a connection reset: the client reads no answer at all
+        return web.Response(status=599, text="connection cut by the fake")
 
     def _take_fault(self, call: Call) -> Fault | None:
         with self._lock:

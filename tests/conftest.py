@@ -38,8 +38,10 @@ def _fresh_cache_and_redis():
     """Each test starts with an empty cache (and Redis db, when REDIS_URL is set)."""
     from django.core.cache import cache
 
+    from orchestrator.core import backends
     from orchestrator.events.throttle import throttle
 
+    backends.health.reset()  # an outage one test made does not follow the next
     cache.clear()
     throttle.reset()  # the bad-signature buckets are per process, like the cache
     metrics.take_pending()  # counts recorded by an earlier test stay with it

@@ -78,8 +78,7 @@ async def create_comment(params: CreateCommentInput, context: ActionContext) -> 
     key = context.idempotency_key
     comment = None
     if context.attempt > 1:
-        existing = await client.list_comments(params.repo, params.issue_number)
-        comment = next((c for c in existing if marker(key) in (c.body or "")), None)
+        comment = await client.find_comment(params.repo, params.issue_number, marker(key))
     if comment is None:
         body = with_marker(params.body, key)
         comment = await client.create_comment(params.repo, params.issue_number, body)

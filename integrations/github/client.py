@@ -7,7 +7,9 @@ edge; callers never dig through raw dicts.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict
@@ -16,6 +18,7 @@ from orchestrator.core import cache
 from orchestrator.core.http import Answer, PlatformClient, PlatformError, session_for
 
 API_VERSION = "2022-11-28"
+LAST_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="last"')
 
 
 class GitHubModel(BaseModel):
@@ -65,11 +68,23 @@ class GitHubClient(PlatformClient):
         )
         return Comment.model_validate(answer.data)
 
-    async def list_comments(self, repo: str, number: int) -> list[Comment]:
-        answer = await self.call(
-            "GET", f"/repos/{repo}/issues/{number}/comments", params={"per_page": "100"}
-        )
-        return [Comment.model_validate(item) for item in answer.data or []]
+    async def find_comment(self, repo: str, number: int, needle: str) -> Comment | None:
+        """The newest comment whose body contains `needle`, or None.
+
+        GitHub lists comments oldest first, 100 a page at most, so a retry's earlier attempt
+        sits on the LAST page of a busy issue. The first page's Link header names the last
+        page; the pages are then read from the last backwards and the search stops at the
+        first hit (two calls when the earlier attempt is recent). Paging rather than `since`:
+        `since` compares GitHub's clock with ours, and a skew would hide the comment.
+        """
+        path = f"/repos/{repo}/issues/{number}/comments"
+        first = await self.call("GET", path, params={"per_page": "100"})
+        for page in range(last_page(first.headers), 1, -1):
+            answer = await self.call("GET", path, params={"per_page": "100", "page": str(page)})
+            found = _newest_with(answer.data or [], needle)
+            if found is not None:
+                return found
+        return _newest_with(first.data or [], needle)
 
     async def add_labels(self, repo: str, number: int, labels: list[str]) -> list[str]:
         answer = await self.call(
@@ -110,6 +125,23 @@ class GitHubClient(PlatformClient):
         if error is not None and answer.status == 404:
             error.args = (f"{error.args[0]} (unknown repository or issue, or no access)",)
         return error
+
+
+def last_page(headers: dict[str, str]) -> int:
+    """The page number GitHub's Link header marks rel="last"; 1 without one (one page)."""
+    link = next((v for k, v in headers.items() if k.lower() == "link"), "")
+    match = LAST_LINK.search(link)
+    if match is None:
+        return 1
+    page = parse_qs(urlsplit(match[1]).query).get("page", ["1"])[0]
+    return int(page) if page.isdigit() else 1
+
+
+def _newest_with(items: list[dict], needle: str) -> Comment | None:
+    for item in reversed(items):
+        if needle in (item.get("body") or ""):
+            return Comment.model_validate(item)
+    return None
 
 
 async def github() -> GitHubClient:

@@ -6,8 +6,9 @@ import hashlib
 import json
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -58,10 +59,13 @@ def handle(fake: PlatformSandbox, call: Call, headers) -> web.Response:
     repo = fake.state.repo(match["owner"], match["repo"])
     if repo is None:
         return _with_limits(limits, error(404, "Not Found"))
-    status, body = HANDLERS[route](fake.state, repo, match.groupdict(), call)
+    status, body, *extra = HANDLERS[route](fake.state, repo, match.groupdict(), call)
     if status == 200 and call.method == "GET":
-        return _conditional(limits, body, headers)
-    return _with_limits(limits, web.json_response(body, status=status))
+        response = _conditional(limits, body, headers)
+    else:
+        response = _with_limits(limits, web.json_response(body, status=status))
+    response.headers.update(extra[0] if extra else {})
+    return response
 
 
 def _rate_limit(limits: dict) -> web.Response:
@@ -139,26 +143,40 @@ def _create_comment(state, repo, args, call):
     payload = call.json if isinstance(call.json, dict) else {}
     if not isinstance(payload.get("body"), str) or not payload["body"].strip():
         return _validation_failed("IssueComment", "body")
-    comment_id = next(state.ids)
-    comment = {
-        "id": comment_id,
-        "node_id": f"IC_kwDO{comment_id}",
-        "body": payload["body"],
-        "user": BOT_USER,
-        "html_url": f"{issue['html_url']}#issuecomment-{comment_id}",
-        "issue_url": issue["url"],
-        "created_at": iso(),
-        "updated_at": iso(),
-    }
-    state.comments.setdefault((repo["full_name"], issue["number"]), []).append(comment)
-    issue["comments"] += 1
+    comment = add_comment(state, repo["full_name"], issue, payload["body"])
     key = GITHUB_MARKER.search(payload["body"])
     state.note_created("github", "comment", key and key[1], comment)
     return 201, comment
 
 
+def add_comment(state, full_name: str, issue: dict, body: str, **fields) -> dict:
+    """Append a comment to `issue` (the API's path, and tests seeding a busy issue)."""
+    comment_id = next(state.ids)
+    comment = {
+        "id": comment_id,
+        "node_id": f"IC_kwDO{comment_id}",
+        "body": body,
+        "user": BOT_USER,
+        "html_url": f"{issue['html_url']}#issuecomment-{comment_id}",
+        "issue_url": issue["url"],
+        "created_at": iso(),
+        "updated_at": iso(),
+        **fields,
+    }
+    state.comments.setdefault((full_name, issue["number"]), []).append(comment)
+    issue["comments"] += 1
+    return comment
+
+
 def _list_comments(state, repo, args, call):
-    return 200, list(state.comments.get((repo["full_name"], int(args["number"])), []))
+    """Oldest first, `since` (updated at or after) and `per_page`/`page`, as GitHub does."""
+    comments = list(state.comments.get((repo["full_name"], int(args["number"])), []))
+    if "since" in call.query:
+        since = _since(call.query["since"])
+        if since is None:
+            return 422, {"message": "Invalid request.", "documentation_url": DOCS}
+        comments = [c for c in comments if _parse(c["updated_at"]) >= since]
+    return (200, *_page(comments, call))
 
 
 def _add_labels(state, repo, args, call):
@@ -187,7 +205,7 @@ def _get_repo(state, repo, args, call):
 def _list_pulls(state, repo, args, call):
     wanted = call.query.get("state", "open")
     pulls = [i for i in state.issues[repo["full_name"].lower()] if "pull_request" in i]
-    return 200, _page([p for p in pulls if wanted in ("all", p["state"])], call.query)
+    return (200, *_page([p for p in pulls if wanted in ("all", p["state"])], call))
 
 
 def _list_issues(state, repo, args, call):
@@ -198,7 +216,7 @@ def _list_issues(state, repo, args, call):
         items = [i for i in items if _parse(i["updated_at"]) >= since]
     if call.query.get("direction", "desc") == "desc":
         items = list(reversed(items))
-    return 200, _page(items, call.query)
+    return (200, *_page(items, call))
 
 
 def _check_runs(state, repo, args, call):
@@ -206,10 +224,41 @@ def _check_runs(state, repo, args, call):
     return 200, {"total_count": len(runs), "check_runs": runs}
 
 
-def _page(items: list, query: dict) -> list:
-    per_page = min(int(query.get("per_page", 30)), 100)
-    page = max(int(query.get("page", 1)), 1)
-    return items[(page - 1) * per_page : page * per_page]
+def _page(items: list, call: Call) -> tuple[list, dict[str, str]]:
+    """One page of `items` and GitHub's Link header: next/last unless this is the last page,
+    first/prev unless it is the first; none at all when everything fits on one page."""
+    per_page = min(max(_int(call.query.get("per_page"), 30), 1), 100)
+    page = max(_int(call.query.get("page"), 1), 1)
+    last = max(-(-len(items) // per_page), 1)
+    links = []
+    if page < last:
+        links += [(page + 1, "next"), (last, "last")]
+    if page > 1:
+        links += [(1, "first"), (min(page - 1, last), "prev")]
+    headers = {}
+    if links:
+        base = f"http://{call.headers.get('Host', '127.0.0.1')}/github{call.path}"
+        other = {k: v for k, v in call.query.items() if k not in ("page", "per_page")}
+        headers["Link"] = ", ".join(
+            f'<{base}?{urlencode({**other, "per_page": per_page, "page": number})}>; rel="{rel}"'
+            for number, rel in links
+        )
+    return items[(page - 1) * per_page : page * per_page], headers
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default  # GitHub ignores a page number it cannot read
+
+
+def _since(value: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _parse(value: str) -> datetime:

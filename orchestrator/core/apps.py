@@ -23,3 +23,9 @@ class CoreConfig(AppConfig):
         lifeline.install()
         # A revoked API token is announced to every process's token cache.
         tokens.connect()
+        # Schedules follow their settings when a worker cluster starts, not only at migrate.
+        from django_q.signals import post_spawn
+
+        from orchestrator.core.schedules import follow_once_per_process
+
+        post_spawn.connect(follow_once_per_process, dispatch_uid="contexten.schedules")

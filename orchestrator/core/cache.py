@@ -19,6 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache as django_cache
 
+from orchestrator.core import backends
+
 STALE_KEEP_FACTOR = 10
 
 
@@ -88,20 +90,44 @@ async def lookup(key: str, fetch: Fetch, ttl: float | None = None) -> Any:
     entry = local.get(key)
     if entry is not None and entry.fresh(ttl, now):
         return entry.value
-    shared = await django_cache.aget(_shared_key(key))
+    shared = await _shared_get(_shared_key(key))
     if isinstance(shared, Entry) and shared.fresh(ttl, now):
         local.set(key, shared)
         return shared.value
     entry = await fetch(shared if isinstance(shared, Entry) else entry)
     entry.stored_at = time.time()
     local.set(key, entry)
-    await django_cache.aset(_shared_key(key), entry, timeout=max(ttl * STALE_KEEP_FACTOR, 1))
+    await _shared_set(_shared_key(key), entry, max(ttl * STALE_KEEP_FACTOR, 1))
     return entry.value
 
 
 async def forget(key: str) -> None:
     local_cache().set(key, Entry(None, stored_at=0.0))
-    await django_cache.adelete(_shared_key(key))
+    await _shared(lambda: django_cache.adelete(_shared_key(key)))
+
+
+async def _shared_get(key: str):
+    return await _shared(lambda: django_cache.aget(key))
+
+
+async def _shared_set(key: str, entry: Entry, timeout: float) -> None:
+    await _shared(lambda: django_cache.aset(key, entry, timeout=timeout))
+
+
+async def _shared(operation):
+    """Level 2, skipped while a configured Redis is down (core/backends.py): each process
+    then keeps its own level, and the platform answers the misses."""
+    if not backends.redis_configured():
+        return await operation()  # the embedded default: a local cache, always there
+    if not backends.redis_in_use():
+        return None
+    try:
+        answer = await operation()
+    except backends.redis_errors() as exc:
+        backends.health.failed(backends.CACHE, exc)
+        return None
+    backends.health.succeeded()
+    return answer
 
 
 def _shared_key(key: str) -> str:

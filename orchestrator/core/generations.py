@@ -1,8 +1,9 @@
 """Cross-process cache invalidation by name ("flags", "config", "extensions"): one mechanism.
 
 Every change writes a fresh random generation token for its name (Redis when `REDIS_URL` is
-set, else a `Generation` row in the shared database). Each process compares the token with
-the one it loaded at most every `poll_seconds` and reloads when it differs. A random token
+set, else a `Generation` row in the shared database, which also answers while Redis is down:
+core/backends.py). Each process compares the token with the one it loaded at most every
+`poll_seconds` and reloads when it differs. A random token
 rather than a counter means a flushed Redis or a rolled-back test transaction can never make
 a stale process look current. Between polls, readers touch no database.
 
@@ -10,39 +11,68 @@ a stale process look current. Between polls, readers touch no database.
 per-process value that follows a name.
 """
 
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
+from orchestrator.core import backends
 from orchestrator.core.models import Generation
 
 T = TypeVar("T")
+logger = logging.getLogger("contexten.generations")
 REDIS_KEY = "contexten:{name}:generation"
 
 
 def read(name: str) -> str | None:
     """The current token for `name` (None before the first change)."""
-    if settings.REDIS_URL:
-        from orchestrator.core.redis import redis_client
-
-        token = redis_client().get(REDIS_KEY.format(name=name))
-        return token.decode() if token else None
-    return Generation.objects.filter(name=name).values_list("token", flat=True).first()
+    return store().read(name)
 
 
 def bump(name: str) -> None:
     """Write a fresh token, in the database always (it survives a Redis flush) and Redis."""
     token = uuid.uuid4().hex
     Generation.objects.update_or_create(name=name, defaults={"token": token})
-    if settings.REDIS_URL:
+    store().write(name, token)
+
+
+class RedisTokens:
+    def __init__(self):
         from orchestrator.core.redis import redis_client
 
-        redis_client().set(REDIS_KEY.format(name=name), token)
+        self.redis = redis_client()
+        # Tokens written while Redis was down are only in the rows: copy them back, or a
+        # process that still holds the pre-outage token would read it there and stay stale.
+        backends.on_recovery(self.copy_rows)
+
+    def read(self, name: str) -> str | None:
+        token = self.redis.get(REDIS_KEY.format(name=name))
+        return token.decode() if token else None
+
+    def write(self, name: str, token: str) -> None:
+        self.redis.set(REDIS_KEY.format(name=name), token)
+
+    def copy_rows(self) -> None:
+        rows = dict(Generation.objects.values_list("name", "token"))
+        if rows:
+            self.redis.mset({REDIS_KEY.format(name=n): t for n, t in rows.items()})
+
+
+class DatabaseTokens:
+    def read(self, name: str) -> str | None:
+        return Generation.objects.filter(name=name).values_list("token", flat=True).first()
+
+    def write(self, name: str, token: str) -> None:
+        """`bump` already wrote the row."""
+
+
+def store():
+    """Redis or the rows, chosen in one place (core/backends.py)."""
+    return backends.choose(backends.GENERATIONS, RedisTokens, DatabaseTokens)
 
 
 def announce(name: str, *local: "Cached") -> None:
@@ -98,7 +128,16 @@ class Cached(Generic[T]):
             if time.monotonic() < self.next_check:
                 return
             poll = self.poll_seconds() if callable(self.poll_seconds) else self.poll_seconds
-            generation = read(self.name)
+            try:
+                generation = read(self.name)
+            except DatabaseError as exc:
+                if not self.loaded:
+                    raise
+                # The database is down: keep answering the loaded value (the webhook path
+                # then answers 503 at its insert, quickly) and look again after one poll.
+                logger.warning("generations.read-failed name=%s error=%s", self.name, exc)
+                self.next_check = time.monotonic() + poll
+                return
             if generation != self.generation or not self.loaded:
                 self.value = self.load()
                 self.generation, self.loaded = generation, True

@@ -17,9 +17,10 @@ reachable at once; a path naming no installed receiver goes on to Django (and it
 import json
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from extensions import registry
-from orchestrator.events.ingest import Inbound, admit, ingest
+from orchestrator.events.ingest import Inbound, admit, ingest, unavailable
 from orchestrator.events.webhooks import Answer, Refusal, platform_in, too_large_message
 
 
@@ -43,7 +44,10 @@ class WebhookFastPath:
         client = (scope.get("client") or ("",))[0]
         if named is not None and (throttled := admit(named, client)) is not None:
             return await send_answer(send, throttled)  # before the registry is even read
-        platform = await platform_for(scope["path"]) if named is not None else None
+        try:
+            platform = await platform_for(scope["path"]) if named is not None else None
+        except DatabaseError:  # the registry could not be read: nothing stored, say so
+            return await send_answer(send, unavailable())
         if platform is None:
             return await self.app(scope, receive, send)
         headers = {

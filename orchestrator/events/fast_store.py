@@ -18,6 +18,7 @@ from django_q.conf import Conf
 from django_q.tasks import async_task
 from psycopg_pool import AsyncConnectionPool
 
+from orchestrator.core import backends
 from orchestrator.events.group_commit import MAX_ROWS, GroupInserter, Row, UnstorablePayload
 from orchestrator.events.store import (
     DISPATCH_MANY_TASK,
@@ -52,7 +53,7 @@ async def pool() -> AsyncConnectionPool:
             kwargs=kwargs,
             min_size=1,
             max_size=settings.WEBHOOK_POOL_MAX,
-            timeout=10,
+            timeout=settings.WEBHOOK_POOL_TIMEOUT,
             open=False,
             name="webhooks",
         )
@@ -99,10 +100,11 @@ def inserter() -> GroupInserter:
 async def ring_from_loop(event_id: int) -> None:
     """Ring without blocking the loop: with Redis, the loop's doorbell pushes the id with
     any others waiting; the ORM broker is a Django query, so it runs on a thread."""
-    if settings.REDIS_URL:
+    if backends.redis_in_use():
         loop_doorbell().ring(event_id)
-    else:
+    elif not backends.redis_configured():
         await sync_to_async(ring_in_thread, thread_sensitive=False)(event_id)
+    # else Redis (the broker) is down: the row is stored, and the sweeper re-drives it
 
 
 def ring_in_thread(event_id: int) -> None:
@@ -122,7 +124,9 @@ class LoopDoorbell:
     """
 
     def __init__(self):
-        self.client = aioredis.Redis.from_url(settings.REDIS_URL)
+        self.client = aioredis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5
+        )
         self.waiting: list[int] = []
         self.packages: list[str] = []
         self.flushing = False
@@ -152,8 +156,11 @@ class LoopDoorbell:
                 packages, self.packages = self.packages, []
                 try:
                     await self.client.rpush(self.list_key, *packages)
-                except Exception:  # Redis down: the sweeper re-drives these events
-                    logger.exception("events.doorbell-failed", extra={"count": len(ids)})
+                except Exception as exc:  # Redis down: the sweeper re-drives these events
+                    logger.warning("events.doorbell-failed count=%d error=%s", len(ids), exc)
+                    backends.health.failed(backends.LEASES, exc)
+                else:
+                    backends.health.succeeded()
         finally:
             self.flushing = False
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
-from django.db import DataError, close_old_connections
+from django.db import DatabaseError, DataError, close_old_connections
 
 from orchestrator.events import fast_store
 from orchestrator.events.store import Stored, store_event
@@ -33,6 +33,12 @@ from orchestrator.health import metrics
 
 logger = logging.getLogger("contexten.webhooks")
 STORE_FAILED = {"error": "cannot store the event right now; retry later"}
+RETRY_AFTER_S = 5  # a database restart takes a few seconds; platforms retry on their own
+
+
+def unavailable() -> Answer:
+    """503 with Retry-After: nothing was stored, so nothing was acknowledged."""
+    return Answer(503, STORE_FAILED, {"Retry-After": str(RETRY_AFTER_S)})
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,9 @@ async def answer_delivery(inbound: Inbound, *, on_loop: bool) -> Answer:
         if refusal.status == 401:  # signature or timestamp: what a forger gets
             throttle.failed(inbound.client)
         return refuse(platform, refusal)
+    except DatabaseError:  # the secret lives in the configuration rows: the database is down
+        logger.warning("%s.webhook.secret-unavailable", platform)
+        return unavailable()
     if delivery.reply is not None:  # answered as-is, not stored (a url_verification challenge)
         return Answer(200, delivery.reply)
     try:
@@ -91,7 +100,7 @@ async def answer_delivery(inbound: Inbound, *, on_loop: bool) -> Answer:
         return await sync_to_async(store_in_thread, thread_sensitive=False)(platform, delivery)
     except Exception:  # the database or broker is down: the platform will retry
         logger.exception("%s.webhook.store-failed", platform)
-        return Answer(503, STORE_FAILED)
+        return unavailable()
 
 
 async def store_on_loop(platform: str, delivery: Delivery) -> Answer:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_q.brokers import Broker, get_broker
 from django_q.tasks import async_task
 
+from orchestrator.core import backends
 from orchestrator.events.models import Event, Status
 
 logger = logging.getLogger("contexten.events")
@@ -91,17 +92,25 @@ def doorbell_broker() -> Broker:
 
 def ring_doorbell(event_id: int) -> None:
     """Ask a worker to dispatch the event. A lost ring is harmless: the sweeper re-drives."""
+    if backends.redis_configured() and not backends.redis_in_use():
+        return  # the broker is Redis and Redis is down: no connect timeout per event
     try:
         async_task(DISPATCH_TASK, event_id, broker=doorbell_broker(), save=False)
-    except Exception:  # any broker failure; the row is already safe in the database
-        logger.exception("events.doorbell-failed", extra={"event_id": event_id})
+    except Exception as exc:  # any broker failure; the row is already safe in the database
+        logger.warning("events.doorbell-failed event_id=%s error=%s", event_id, exc)
+        if isinstance(exc, backends.redis_errors()):
+            backends.health.failed(backends.LEASES, exc)
 
 
 def ring_doorbells(event_ids: list[int]) -> None:
     """Ring for many events at once: one `dispatch_events` task per DOORBELL_BATCH ids."""
     for start in range(0, len(event_ids), DOORBELL_BATCH):
         batch = event_ids[start : start + DOORBELL_BATCH]
+        if backends.redis_configured() and not backends.redis_in_use():
+            return  # Redis (the broker) is down; the sweeper re-drives them
         try:
             async_task(DISPATCH_MANY_TASK, batch, broker=doorbell_broker(), save=False)
-        except Exception:  # the rows are safe; the sweeper re-drives them
-            logger.exception("events.doorbell-failed", extra={"count": len(batch)})
+        except Exception as exc:  # the rows are safe; the sweeper re-drives them
+            logger.warning("events.doorbell-failed count=%d error=%s", len(batch), exc)
+            if isinstance(exc, backends.redis_errors()):
+                backends.health.failed(backends.LEASES, exc)

@@ -1,8 +1,8 @@
 """Admin for health data: circuit breakers, with the operator's one action, a reset."""
 
-from django.conf import settings
 from django.contrib import admin, messages
 
+from orchestrator.core import backends
 from orchestrator.health import breakers
 from orchestrator.health.models import (
     Alert,
@@ -28,10 +28,11 @@ class BreakerStateAdmin(admin.ModelAdmin):
         return super().get_queryset(request).only(*self.readonly_fields)
 
     def changelist_view(self, request, extra_context=None):
-        if settings.REDIS_URL:
+        if backends.redis_configured():
             self.message_user(
                 request,
-                "Breaker state lives in Redis; the live state column reads it from there.",
+                "Breaker state lives in Redis (in these rows while Redis is down); the live"
+                f" state column reads it from {backends.in_use(backends.BREAKERS)} now.",
                 messages.INFO,
             )
         return super().changelist_view(request, extra_context)

@@ -1,4 +1,5 @@
-"""Where breaker records live: Redis when REDIS_URL is set, the database otherwise.
+"""Where breaker records live: Redis when REDIS_URL is set, the database otherwise
+(and while Redis is down: core/backends.py).
 
 Both stores do an atomic read-modify-write of one `BreakerRecord` and run the same state
 machine (breakers.py) inside it: Redis with WATCH/MULTI on one hash (retried when another
@@ -12,9 +13,9 @@ import dataclasses
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from orchestrator.core import backends
 from orchestrator.health.breakers import BreakerConfig, BreakerRecord, log_transition
 
 T = TypeVar("T")
@@ -137,12 +138,7 @@ def _encode(record: BreakerRecord) -> dict:
     return {name: str(getattr(record, name)) for name in FIELDS}
 
 
-_stores: dict[bool, BaseStore] = {}
-
-
-def current_store() -> BaseStore:
-    """Redis when REDIS_URL is set (looked up each time: tests switch settings)."""
-    use_redis = bool(settings.REDIS_URL)
-    if use_redis not in _stores:
-        _stores[use_redis] = RedisStore() if use_redis else DatabaseStore()
-    return _stores[use_redis]
+def current_store():
+    """Redis or the database, chosen in one place (core/backends.py): while a configured
+    Redis is down the database store answers instead."""
+    return backends.choose(backends.BREAKERS, RedisStore, DatabaseStore)

@@ -15,12 +15,13 @@
   failure is folded into the shared record at once, so the breaker opens on the failures
   themselves rather than a sync interval later.
 
-The record lives in Redis when REDIS_URL is set and in the `BreakerState` table otherwise
-(breaker_stores.py); one pure state machine (`BreakerRecord`) serves both. The hot path never
-waits on a lock around the call (pybreaker's design serialises calls): each process counts
-outcomes in memory and folds them into the shared record at most every BREAKER_SYNC_MS, or at
-once while the breaker is not closed. So 1,000 calls in flight cost a handful of store round
-trips a second, and a process sees another's transition within BREAKER_SYNC_MS.
+The record lives in Redis when REDIS_URL is set and in the `BreakerState` table otherwise,
+or while Redis is down (breaker_stores.py, core/backends.py); one pure state machine
+(`BreakerRecord`) serves both. The hot path never waits on a lock around the call
+(pybreaker's design serialises calls): each process counts outcomes in memory and folds
+them into the shared record at most every BREAKER_SYNC_MS, or at once while the breaker is
+not closed. So 1,000 calls in flight cost a handful of store round trips a second, and a
+process sees another's transition within BREAKER_SYNC_MS.
 """
 
 from __future__ import annotations
@@ -78,9 +79,10 @@ class BreakerRecord:
 
     def advance(self, now: float, config: BreakerConfig) -> None:
         """Move open → half_open once the wait is over; re-issue probes that never reported."""
-        wait_over = self.state == OPEN and now >= self.open_until
-        probes_lost = self.state == HALF_OPEN and now - self.half_open_since >= config.open_seconds
-        if wait_over or probes_lost:
+        probes_lost = self.state == HALF_OPEN and not (
+            0 <= now - self.half_open_since < config.open_seconds
+        )  # a clock that went back counts as "long enough": it must not wedge the probes
+        if self.wait_over(now, config.open_seconds) or probes_lost:
             self._half_open(now)
 
     def apply(self, successes: int, failures: int, now: float, config: BreakerConfig) -> None:
@@ -113,11 +115,19 @@ class BreakerRecord:
             return True
         return False
 
+    def wait_over(self, now: float, open_seconds: float | None = None) -> bool:
+        """Open, and the wait is over. `open_until` is wall-clock time (it is shared between
+        hosts); if it lies further ahead than one whole wait, the clock jumped back, and
+        the wait counts as over rather than lasting as long as the jump."""
+        if self.state != OPEN:
+            return False
+        if open_seconds is None:
+            open_seconds = float(settings.BREAKER_OPEN_SECONDS)
+        return now >= self.open_until or self.open_until - now > open_seconds
+
     def effective_state(self, now: float) -> str:
         """The state as a caller would meet it now (an expired open wait reads half_open)."""
-        if self.state == OPEN and now >= self.open_until:
-            return HALF_OPEN
-        return self.state
+        return HALF_OPEN if self.wait_over(now) else self.state
 
     def force_open(self, now: float, config: BreakerConfig) -> None:
         """Open now, whatever the window says (an operator's or a recovery action's call)."""
@@ -209,7 +219,7 @@ async def before_call(platform: str) -> None:
 
 async def _claim_probe(platform: str, view: LocalView, record: BreakerRecord) -> None:
     now, config = time.time(), _config()
-    if record.state == OPEN and now < record.open_until:
+    if record.state == OPEN and not record.wait_over(now, config.open_seconds):
         raise BreakerOpen(platform, retry_after=round(record.open_until - now, 3))
     if record.state == HALF_OPEN and record.probes_issued >= config.probes:
         # Every probe is out: answer from the snapshot, so a woken backlog does not make
@@ -300,7 +310,9 @@ async def _sync(platform: str, view: LocalView) -> BreakerRecord | None:
 
 async def _off_loop(func, *args):
     """Run a blocking store operation without blocking the loop (ORM needs sync_to_async)."""
-    if settings.REDIS_URL:
+    from orchestrator.core import backends
+
+    if backends.redis_in_use():  # a fall back to the database inside is fine on a thread
         return await asyncio.to_thread(func, *args)
     from asgiref.sync import sync_to_async
 

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.db import connection
 from django.utils.module_loading import import_string
 
@@ -84,12 +83,24 @@ def check_database() -> list[dict]:
 
 
 def check_redis() -> list[dict] | None:
-    """Only when REDIS_URL is set; the embedded default has no Redis to check."""
-    if not settings.REDIS_URL:
+    """Only when REDIS_URL is set; the embedded default has no Redis to check. A failed
+    ping is `fail` (the checks runner reports the exception) and marks Redis down, so the
+    concerns behind core/backends.py fall back to the database at once."""
+    from orchestrator.core import backends
+
+    if not backends.redis_configured():
         return None
     from orchestrator.core.redis import redis_client
 
-    return timed_result("datastore", lambda: redis_client().ping())
+    def ping():
+        try:
+            redis_client().ping()
+        except backends.redis_errors() as exc:
+            backends.health.failed("health", exc)
+            raise
+        backends.health.succeeded()
+
+    return timed_result("datastore", ping)
 
 
 def run_checks(*, ready_only: bool = False) -> dict[str, list[dict]]:

@@ -1,4 +1,5 @@
-"""Where the shared metric numbers live: Redis when REDIS_URL is set, the database otherwise.
+"""Where the shared metric numbers live: Redis when REDIS_URL is set, the database otherwise
+(and while Redis is down: core/backends.py).
 
 Both only ever add: a flush is a batch of increments (HINCRBYFLOAT, or an upsert adding to
 the row), so any number of processes may flush at once without reading first.
@@ -9,9 +10,9 @@ from __future__ import annotations
 import random
 import time
 
-from django.conf import settings
 from django.db import connection, transaction
 
+from orchestrator.core import backends
 from orchestrator.core.models import MetricBucket, MetricTotal
 
 SERIES_KEEP_S = 3600  # the dashboard draws at most the last hour
@@ -91,15 +92,10 @@ class DatabaseStore:
         return answer
 
 
-_stores: dict[bool, RedisStore | DatabaseStore] = {}
-
-
-def current_store() -> RedisStore | DatabaseStore:
-    """Redis when REDIS_URL is set (looked up each time: tests switch settings)."""
-    use_redis = bool(settings.REDIS_URL)
-    if use_redis not in _stores:
-        _stores[use_redis] = RedisStore() if use_redis else DatabaseStore()
-    return _stores[use_redis]
+def current_store():
+    """Redis or the database, chosen in one place (core/backends.py): while a configured
+    Redis is down the database store answers instead."""
+    return backends.choose(backends.METRICS, RedisStore, DatabaseStore)
 
 
 def now_bucket_range(seconds: int, step: int) -> tuple[int, int]:

@@ -6,7 +6,8 @@ its own worker process (so each has its own platform pools). While any runner ho
 polls for due steps itself, so an ordinary ring is a no-op; a runner with more due work than
 it can take rings with `grow=True`, which starts runners for the free leases. A runner drops
 its lease before its final look, so a step made ready just before is never stranded.
-Leases live in Redis when REDIS_URL is set, else in the EngineBeacon table.
+Leases live in Redis when REDIS_URL is set, else (and while Redis is down) in the
+EngineBeacon table (leases.py).
 
 Runner processes (`manage.py serve` starts WORKFLOW_RUNNERS of them; `manage.py runworkflows`
 on any host) drive steps without a django-q2 worker. Each keeps a presence lease
@@ -15,18 +16,14 @@ worker. The task runners remain for a deployment that runs `qcluster` alone.
 """
 
 import logging
-import time
-from datetime import timedelta
 from functools import cache
 
 from django.conf import settings
-from django.utils import timezone
 
 logger = logging.getLogger("contexten.workflows")
 
 RUNNER_PREFIX = "runner:"
 DOORBELL = "doorbell"
-KEY_PREFIX = "contexten:workflows:"
 DEBOUNCE_S = 0.3
 
 
@@ -48,14 +45,20 @@ def ring(*, force: bool = False, takeover: bool = False, grow: bool = False) -> 
         tasks = runner_leases_count() - held if grow else 1
     from django_q.tasks import async_task
 
-    for _ in range(tasks):
-        async_task(
-            "orchestrator.workflows.runner.run_ready_steps",
-            takeover,
-            task_name="workflows.run_ready_steps",
-            broker=_broker(settings.WORKFLOW_RUNNER_CLUSTER or None),
-            save=False,
-        )
+    from orchestrator.core import backends
+
+    try:
+        for _ in range(tasks):
+            async_task(
+                "orchestrator.workflows.runner.run_ready_steps",
+                takeover,
+                task_name="workflows.run_ready_steps",
+                broker=_broker(settings.WORKFLOW_RUNNER_CLUSTER or None),
+                save=False,
+            )
+    except backends.redis_errors() as exc:  # the broker is down: the sweeper re-drives
+        backends.health.failed(backends.LEASES, exc)
+        return False
     return True
 
 
@@ -69,90 +72,47 @@ def runner_lease_names() -> list[str]:
 
 def runners_holding() -> int:
     """How many runner leases are held right now (one read)."""
-    names = runner_lease_names()
-    if settings.REDIS_URL:
-        from orchestrator.core.redis import redis_client
-
-        return sum(
-            value is not None for value in redis_client().mget(KEY_PREFIX + n for n in names)
-        )
-    from orchestrator.workflows.models import EngineBeacon
-
-    return EngineBeacon.objects.filter(name__in=names, expires_at__gt=timezone.now()).count()
+    return leases().held(runner_lease_names())
 
 
-PROCESS_PREFIX = "proc:"
-PROCESSES = "processes"  # Redis sorted set: presence lease name -> expiry (epoch ms)
-WAKE = "wake"  # Redis list a ring pushes to; an idle runner process waits on it (BLPOP)
-WAKE_BACKLOG = 16
+PROCESS_PREFIX = "proc:"  # presence leases (leases.py keeps the same prefix)
 
 
 def keep_presence(name: str, holder: str, ttl_s: float) -> None:
     """Take or renew a runner process's presence lease (and count it in for `ring`)."""
-    take_lease(name, holder, ttl_s)
-    if settings.REDIS_URL:
-        from orchestrator.core.redis import redis_client
-
-        now_ms = int(time.time() * 1000)
-        pipe = redis_client().pipeline()
-        pipe.zadd(KEY_PREFIX + PROCESSES, {name: now_ms + int(ttl_s * 1000)})
-        pipe.zremrangebyscore(KEY_PREFIX + PROCESSES, 0, now_ms)
-        pipe.execute()
+    leases().keep_presence(name, holder, ttl_s)
 
 
 def wake_runner_processes() -> int:
     """Wake an idle runner process (with Redis, in the same round trip as the count);
     answer how many runner processes are alive."""
-    if not settings.REDIS_URL:
-        return runner_processes_alive()
-    from orchestrator.core.redis import redis_client
-
-    pipe = redis_client().pipeline(transaction=False)
-    pipe.zcount(KEY_PREFIX + PROCESSES, int(time.time() * 1000), "+inf")
-    pipe.lpush(KEY_PREFIX + WAKE, 1)
-    pipe.ltrim(KEY_PREFIX + WAKE, 0, WAKE_BACKLOG - 1)
-    return pipe.execute()[0]
+    return leases().wake()
 
 
 def wait_for_wake(timeout_s: float) -> bool:
     """Block (on a thread) until a ring or `timeout_s`; answer whether a ring came."""
-    from orchestrator.core.redis import redis_client
+    return leases().wait_for_wake(timeout_s)
 
-    return redis_client().blpop([KEY_PREFIX + WAKE], timeout=timeout_s) is not None
+
+def can_wait_for_wake() -> bool:
+    """A ring can wake an idle runner process (Redis is in use); else it polls."""
+    from orchestrator.core import backends
+
+    return backends.redis_in_use()
 
 
 def drop_presence(name: str, holder: str) -> None:
-    release_lease(name, holder)
-    if settings.REDIS_URL:
-        from orchestrator.core.redis import redis_client
-
-        redis_client().zrem(KEY_PREFIX + PROCESSES, name)
+    leases().drop_presence(name, holder)
 
 
 def runner_processes_alive() -> int:
     """How many runner processes hold a live presence lease (one read)."""
-    if settings.REDIS_URL:
-        from orchestrator.core.redis import redis_client
-
-        return redis_client().zcount(KEY_PREFIX + PROCESSES, int(time.time() * 1000), "+inf")
-    from orchestrator.workflows.models import EngineBeacon
-
-    return EngineBeacon.objects.filter(
-        name__startswith=PROCESS_PREFIX, expires_at__gt=timezone.now()
-    ).count()
+    return leases().processes_alive()
 
 
 def forget_dead_presences() -> int:
     """Delete presence rows that lapsed long ago (each process start adds one)."""
-    if settings.REDIS_URL:
-        return 0  # the sorted set trims itself; the keys expire
-    from orchestrator.workflows.models import EngineBeacon
-
-    cutoff = timezone.now() - timedelta(hours=1)
-    deleted, _ = EngineBeacon.objects.filter(
-        name__startswith=PROCESS_PREFIX, expires_at__lt=cutoff
-    ).delete()
-    return deleted
+    return leases().forget_dead_presences()
 
 
 def take_runner_lease(holder: str, ttl_s: float, prefer: str | None = None) -> str | None:
@@ -174,60 +134,23 @@ def _broker(cluster: str | None):
 
 def take_lease(name: str, holder: str, ttl_s: float) -> bool:
     """Take the named lease if it is free (or already ours); answer whether we hold it."""
-    if settings.REDIS_URL:
-        return _redis_take(name, holder, ttl_s)
-    return _db_take(name, holder, ttl_s)
+    return leases().take(name, holder, ttl_s)
 
 
 def lease_holder(name: str) -> str | None:
-    if settings.REDIS_URL:
-        from orchestrator.core.redis import redis_client
-
-        value = redis_client().get(KEY_PREFIX + name)
-        return value.decode() if value else None
-    from orchestrator.workflows.models import EngineBeacon
-
-    return (
-        EngineBeacon.objects.filter(name=name, expires_at__gt=timezone.now())
-        .values_list("holder", flat=True)
-        .first()
-    )
+    return leases().holder(name)
 
 
 def release_lease(name: str, holder: str) -> None:
-    if settings.REDIS_URL:
-        from orchestrator.core.redis import redis_client
-
-        client = redis_client()
-        if client.get(KEY_PREFIX + name) == holder.encode():
-            client.delete(KEY_PREFIX + name)
-        return
-    from orchestrator.workflows.models import EngineBeacon
-
-    EngineBeacon.objects.filter(name=name, holder=holder).update(expires_at=timezone.now())
+    leases().release(name, holder)
 
 
-def _redis_take(name: str, holder: str, ttl_s: float) -> bool:
-    from orchestrator.core.redis import redis_client
+def leases():
+    """Redis or EngineBeacon rows, chosen in one place (core/backends.py). While a
+    configured Redis is down the rows answer: a second holder of a runner lease is then
+    possible for one lease TTL, which costs throughput, never a double step (every step is
+    claimed with its own token in the database)."""
+    from orchestrator.core import backends
+    from orchestrator.workflows.leases import DatabaseLeases, RedisLeases
 
-    client, key, ttl_ms = redis_client(), KEY_PREFIX + name, max(int(ttl_s * 1000), 1)
-    if client.set(key, holder, px=ttl_ms, nx=True):
-        return True
-    if client.get(key) == holder.encode():
-        client.pexpire(key, ttl_ms)
-        return True
-    return False
-
-
-def _db_take(name: str, holder: str, ttl_s: float) -> bool:
-    from django.db.models import Q
-
-    from orchestrator.workflows.models import EngineBeacon
-
-    now = timezone.now()
-    until = now + timedelta(seconds=ttl_s)
-    EngineBeacon.objects.get_or_create(name=name, defaults={"expires_at": now})
-    taken = EngineBeacon.objects.filter(
-        Q(expires_at__lte=now) | Q(holder=holder), name=name
-    ).update(holder=holder, expires_at=until)
-    return bool(taken)
+    return backends.choose(backends.LEASES, RedisLeases, DatabaseLeases)

@@ -23,7 +23,6 @@ import signal
 import time
 import uuid
 
-from django.conf import settings
 from django.db import close_old_connections, connections
 
 from orchestrator.workflows import doorbell, engine, sweeper
@@ -70,7 +69,7 @@ class ProcessRunner(Runner):
             return False
         if time.monotonic() - idle_since < FAST_POLL_S:
             await asyncio.sleep(self.poll_s)
-        elif not settings.REDIS_URL:
+        elif not doorbell.can_wait_for_wake():
             await asyncio.sleep(max(self.poll_s, IDLE_POLL_S))  # no wake list to wait on
         else:
             due_in = await self.db(engine.seconds_until_next_due, WAKE_WAIT_S)

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from extensions import registry
@@ -76,7 +77,7 @@ def claim(limit: int, runner: str) -> tuple[list[Job], list[Outcome]]:
             status=StepStatus.RUNNING,
             claimed_by=token,
             attempts=F("attempts") + 1,
-            heartbeat_at=now,
+            heartbeat_at=Now(),
             started_at=now,
         )
     claimed = list(
@@ -293,5 +294,5 @@ def heartbeat(tokens: set[str]) -> None:
     """Tell the sweeper these claims are alive."""
     if tokens:
         StepRun.objects.filter(claimed_by__in=tokens, status=StepStatus.RUNNING).update(
-            heartbeat_at=timezone.now()
+            heartbeat_at=Now()  # database time: the sweeper compares with the same clock
         )

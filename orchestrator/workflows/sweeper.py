@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from orchestrator.workflows import doorbell, engine
@@ -40,8 +41,10 @@ def sweep() -> dict:
 
 
 def redrive_stale_steps() -> int:
+    """Heartbeats are written and compared in database time (steps.py), so neither a host
+    whose clock jumps nor hosts with skewed clocks re-drive live steps or keep dead ones."""
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.WORKFLOW_HEARTBEAT_TIMEOUT)
+    stale = Now() - timedelta(seconds=settings.WORKFLOW_HEARTBEAT_TIMEOUT)
     return StepRun.objects.filter(status=StepStatus.RUNNING, heartbeat_at__lt=stale).update(
         status=StepStatus.READY,
         next_attempt_at=now,

@@ -129,3 +129,42 @@ async def test_server_holds_a_thousand_slow_requests_at_once(fake_platforms):
         statuses = await asyncio.gather(*(one() for _ in range(1000)))
     assert set(statuses) == {200}
     assert fake_platforms.peak_in_flight() == 1000
+
+
+def test_github_comments_page_oldest_first_with_link_headers_and_since(fake_platforms):
+    """As GitHub: per_page caps at 100, Link names next/last (not on the last page) and
+    first/prev (not on the first); `since` keeps comments updated at or after it."""
+    fake_platforms.add_issue("acme/widgets", title="Busy")
+    for n in range(250):
+        updated = "2026-01-01T00:00:00Z" if n < 240 else "2026-02-01T00:00:00Z"
+        fake_platforms.add_comment("acme/widgets", 1, f"c{n}", updated_at=updated)
+    url = f"{fake_platforms.github_url}/repos/acme/widgets/issues/1/comments"
+    first = httpx.get(url, params={"per_page": "500"}, headers=GITHUB_HEADERS)
+    assert [c["body"] for c in first.json()] == [f"c{n}" for n in range(100)]
+    assert first.headers["Link"] == (
+        f'<{url}?per_page=100&page=2>; rel="next", <{url}?per_page=100&page=3>; rel="last"'
+    )
+    last = httpx.get(url, params={"per_page": "100", "page": "3"}, headers=GITHUB_HEADERS)
+    assert [c["body"] for c in last.json()] == [f"c{n}" for n in range(200, 250)]
+    assert last.headers["Link"] == (
+        f'<{url}?per_page=100&page=1>; rel="first", <{url}?per_page=100&page=2>; rel="prev"'
+    )
+    recent = httpx.get(url, params={"since": "2026-01-15T00:00:00Z"}, headers=GITHUB_HEADERS)
+    assert [c["body"] for c in recent.json()] == [f"c{n}" for n in range(240, 250)]
+    assert "Link" not in recent.headers  # one page: GitHub sends no Link at all
+    bad = httpx.get(url, params={"since": "yesterday"}, headers=GITHUB_HEADERS)
+    assert bad.status_code == 422
+
+
+def test_reset_next_cuts_the_connection_and_after_carries_the_request_out(fake_platforms):
+    fake_platforms.add_issue("acme/widgets", title="Bug")
+    url = f"{fake_platforms.github_url}/repos/acme/widgets/issues/1/comments"
+    fake_platforms.reset_next("github", 1)
+    fake_platforms.reset_next("github", 1, after=True)
+    for _ in range(2):
+        try:
+            httpx.post(url, json={"body": "hi"}, headers=GITHUB_HEADERS)
+        except httpx.TransportError:
+            continue
+        raise AssertionError("the connection should have been cut")
+    assert [c["body"] for c in httpx.get(url, headers=GITHUB_HEADERS).json()] == ["hi"]

@@ -81,6 +81,44 @@ async def test_create_comment_and_retry_does_not_comment_twice(run_action, fake_
     assert len(fake_platforms.created("github")) == 1
 
 
+def pages_read(fake) -> list[str]:
+    return [c.query.get("page", "1") for c in fake.calls("github", "issues.listComments")]
+
+
+async def test_retry_on_a_busy_issue_finds_the_marker_on_the_last_page_and_posts_once(
+    run_action, fake_platforms
+):
+    """250 comments (three pages, oldest first), then the post lands but its answer is lost:
+    the retry pages to the last page, finds its marker there, and posts nothing more."""
+    fake_platforms.add_issue(REPO, title="Busy")
+    for n in range(250):
+        fake_platforms.add_comment(REPO, 1, f"chatter {n}")
+    params = {"repo": REPO, "issue_number": 1, "body": "On it"}
+    fake_platforms.reset_next("github", 1, after=True, name="issues.createComment")
+    with pytest.raises(ActionError) as caught:
+        await run_action("github.create_comment", params)
+    assert not caught.value.permanent
+    again = await run_action("github.create_comment", params, attempt=2)
+    assert len(fake_platforms.calls("github", "issues.createComment")) == 1
+    assert len(fake_platforms.created("github")) == 1
+    assert again["id"] == fake_platforms.created("github")[0]["item"]["id"]
+    pages = pages_read(fake_platforms)
+    assert pages == ["1", "3"]  # the first page names the last; the hit is there
+
+
+async def test_retry_without_an_earlier_post_reads_every_page_then_posts_once(
+    run_action, fake_platforms
+):
+    fake_platforms.add_issue(REPO, title="Busy")
+    for n in range(250):
+        fake_platforms.add_comment(REPO, 1, f"chatter {n}")
+    params = {"repo": REPO, "issue_number": 1, "body": "On it"}
+    await run_action("github.create_comment", params, attempt=2)
+    pages = pages_read(fake_platforms)
+    assert pages == ["1", "3", "2"]
+    assert len(fake_platforms.created("github")) == 1
+
+
 async def test_add_labels_answers_every_label_once(run_action, fake_platforms):
     fake_platforms.add_issue(REPO, title="Bug")
     params = {"repo": REPO, "issue_number": 1, "labels": ["bug", "triage"]}

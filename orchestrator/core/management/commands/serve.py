@@ -45,10 +45,10 @@ class Command(BaseCommand):
 
     def follow_schedule_settings(self) -> None:
         """Schedules follow their settings at start-up, not only when migrate made them."""
-        from orchestrator.health.detect import ensure_schedule
+        from orchestrator.core.schedules import follow_settings
 
         try:
-            ensure_schedule()
+            follow_settings()
         except DatabaseError as exc:
             self.stderr.write(f"schedules not updated ({exc}); run manage.py migrate")
 
