@@ -6,12 +6,15 @@ Production sets DATABASE_URL (Postgres through Django's psycopg pool) and REDIS_
 """
 
 import os
+import re
 from pathlib import Path
 
 import environ
 
 from contexten_site.envtools import (
     database_from_url,
+    default_deployment_name,
+    fail,
     read_extension_settings,
     read_host_list,
     read_int,
@@ -94,6 +97,15 @@ DATABASE_POOL_MAX = read_int(env, "DATABASE_POOL_MAX", 20)
 DATABASES = {"default": database_from_url(DATABASE_URL, SQLITE_PATH, DATABASE_POOL_MAX)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Names this deployment's django-q2 queue (and cache keys) in a Redis it may share with
+# others: each signs tasks with its own SECRET_KEY, so a task taken by another deployment's
+# cluster is dropped there. Default: the database name (a hash of the SQLite path).
+DEPLOYMENT_NAME = env.str("DEPLOYMENT_NAME", default="") or default_deployment_name(
+    DATABASES["default"]
+)
+if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", DEPLOYMENT_NAME):
+    fail("DEPLOYMENT_NAME", "must be 1-64 letters, digits, '.', '_' or '-'")
+
 # --- Redis: cache, channel layer, django-q2 broker, shared breaker state --------------------
 REDIS_URL = redis_url_or_none(env.str("REDIS_URL", default=""))
 
@@ -102,7 +114,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "contexten",
+            "KEY_PREFIX": f"contexten-{DEPLOYMENT_NAME}",
         }
     }
     CHANNEL_LAYERS = {
@@ -119,7 +131,7 @@ else:
     }
 
 Q_CLUSTER = {
-    "name": "contexten",
+    "name": f"contexten-{DEPLOYMENT_NAME}",
     "workers": read_int(env, "Q_WORKERS", 6),
     "timeout": 120,
     "retry": 180,

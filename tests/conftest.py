@@ -1,5 +1,6 @@
 """Shared fixtures: API clients, the services CI promises, and a served control plane."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -94,7 +95,9 @@ def free_port() -> int:
 @pytest.fixture
 def subprocess_env(transactional_db):
     """Environment for a child process that must see this test's database and Redis."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The test database's name differs from the one settings derived DEPLOYMENT_NAME from:
+    # children must use this process's queue, or tasks it queues would wait in another.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DEPLOYMENT_NAME": settings.DEPLOYMENT_NAME}
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         env.pop("DATABASE_URL", None)
@@ -168,3 +171,30 @@ def django_db_setup(django_db_setup, django_db_blocker):
         for conn in connections.all():
             if hasattr(conn, "close_pool"):
                 conn.close_pool()
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and all its descendants (read from /proc), parents first."""
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, queue = [], [root]
+    while queue:
+        pid = queue.pop(0)
+        found.append(pid)
+        queue.extend(children.get(pid, []))
+    return found
+
+
+def kill_tree(process: subprocess.Popen) -> None:
+    """SIGKILL a child and everything under it, even what left its process group."""
+    import signal
+
+    for pid in process_tree(process.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait(timeout=30)
