@@ -173,6 +173,11 @@ def _view(platform: str) -> LocalView:
     return view
 
 
+def _now() -> float:
+    """The store server's time, as last measured (no round trip: the hot path calls it)."""
+    return _store().clock.now()
+
+
 def _store():
     from orchestrator.health import breaker_stores
 
@@ -208,14 +213,14 @@ async def before_call(platform: str) -> None:
 
 
 async def _claim_probe(platform: str, view: LocalView, record: BreakerRecord) -> None:
-    now, config = time.time(), _config()
+    now, config = _now(), _config()
     if record.state == OPEN and now < record.open_until:
         raise BreakerOpen(platform, retry_after=round(record.open_until - now, 3))
     if record.state == HALF_OPEN and record.probes_issued >= config.probes:
         # Every probe is out: answer from the snapshot, so a woken backlog does not make
         # one store round trip per waiting step.
         raise BreakerOpen(platform, retry_after=_recheck_after())
-    allowed, record = await _off_loop(_store().claim_probe, platform, now, config)
+    allowed, record = await _off_loop(_store().claim_probe, platform, config)
     view.record, view.fetched_at = record, time.monotonic()
     if not allowed:
         wait = record.open_until - now if record.state == OPEN else _recheck_after()
@@ -284,8 +289,7 @@ async def _sync(platform: str, view: LocalView) -> BreakerRecord | None:
     try:
         for _ in range(MAX_FOLDS):
             successes, failures = view.take_pending()
-            view.record = await _off_loop(_store().apply, platform, successes, failures,
-                                          time.time(), _config())  # fmt: skip
+            view.record = await _off_loop(_store().apply, platform, successes, failures, _config())
             successes = failures = 0
             if not view.failures or view.record.state != CLOSED:
                 break
@@ -330,13 +334,14 @@ def platforms() -> tuple[str, ...]:
 def breaker_state(platform: str) -> str:
     """Answer "closed", "open" or "half_open" as every process sees it. Sync: from async code
     use `await asyncio.to_thread(breaker_state, p)` (the database store needs a thread)."""
-    return _store().read(platform).effective_state(time.time())
+    store = _store()
+    return store.read(platform).effective_state(store.now())
 
 
 def breaker_snapshot(platform: str) -> dict:
     """State plus the numbers behind it, for the dashboard and health output."""
-    record = _store().read(platform)
-    now = time.time()
+    store = _store()
+    record, now = store.read(platform), store.now()
     window = record.window
     return {
         "platform": platform,
@@ -360,7 +365,7 @@ def force_open(platform: str, seconds: float | None = None) -> None:
     config = _config()
     if seconds:
         config = dataclasses.replace(config, open_seconds=float(seconds))
-    _store().update(platform, lambda record: record.force_open(time.time(), config))
+    _store().force_open(platform, config)
     _views.pop(platform, None)
     logger.warning("breaker.forced-open platform=%s seconds=%s", platform, config.open_seconds)
 
