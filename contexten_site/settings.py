@@ -162,7 +162,8 @@ WORKFLOW_MAX_IN_FLIGHT = read_int(env, "WORKFLOW_MAX_IN_FLIGHT", 500)
 # runner tasks instead (leases "runner:0".."runner:K-1"), each of which holds a worker.
 WORKFLOW_RUNNERS = read_int(env, "WORKFLOW_RUNNERS", len(os.sched_getaffinity(0)))
 # A running step whose heartbeat is older than this is re-driven by the sweeper (seconds).
-WORKFLOW_HEARTBEAT_TIMEOUT = read_int(env, "WORKFLOW_HEARTBEAT_TIMEOUT", 60)
+# Runners beat every 5 s, so 15 s is three missed beats; runner processes look every 5 s.
+WORKFLOW_HEARTBEAT_TIMEOUT = read_int(env, "WORKFLOW_HEARTBEAT_TIMEOUT", 15)
 WORKFLOW_SWEEP_MINUTES = read_int(env, "WORKFLOW_SWEEP_MINUTES", 1)
 # A runner stops claiming after this many seconds and hands over (django-q2 timeout is 120 s).
 WORKFLOW_RUNNER_LIFETIME = read_int(env, "WORKFLOW_RUNNER_LIFETIME", 45)
@@ -277,7 +278,13 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="contexten@localhost"
 EVENT_MAX_ATTEMPTS = read_int(env, "EVENT_MAX_ATTEMPTS", 5)
 EVENT_RETRY_BASE_SECONDS = read_int(env, "EVENT_RETRY_BASE_SECONDS", 10)
 EVENT_RETRY_MAX_SECONDS = read_int(env, "EVENT_RETRY_MAX_SECONDS", 600)
-EVENT_STUCK_AFTER_SECONDS = read_int(env, "EVENT_STUCK_AFTER_SECONDS", 120)
+# An event left in received/dispatched this long lost its doorbell or its worker (a dispatch
+# takes milliseconds, and a repeated one starts no second run: one run per workflow and event).
+EVENT_STUCK_AFTER_SECONDS = read_int(env, "EVENT_STUCK_AFTER_SECONDS", 15)
+# Runner processes sweep events this often (a worker host killed holding doorbells is taken
+# over within EVENT_STUCK_AFTER_SECONDS plus this); the django-q2 schedule, which runs at
+# most once a minute, remains for a deployment that runs qcluster alone.
+EVENT_SWEEP_SECONDS = read_int(env, "EVENT_SWEEP_SECONDS", 5)
 EVENT_SWEEP_INTERVAL_MINUTES = read_int(env, "EVENT_SWEEP_INTERVAL_MINUTES", 1)
 EVENT_RETENTION_DAYS = read_int(env, "EVENT_RETENTION_DAYS", 30)
 # Connections per web process for the webhook fast path (async psycopg, Postgres only).

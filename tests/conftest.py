@@ -18,6 +18,8 @@ from orchestrator.health import metrics
 BASE_DIR = Path(settings.BASE_DIR)
 
 pytest_plugins = ["tests.fakes.fixtures"]
+# The scale-out run (network namespaces, root, minutes) is its own target: `make test-scale`.
+collect_ignore = [] if os.environ.get("CONTEXTEN_TEST_SCALE") else ["scale"]
 
 # Tests flush metrics explicitly; a background thread would write outside their transactions.
 metrics.forbid_background_flush()

@@ -43,6 +43,7 @@ logger = logging.getLogger("contexten.breakers")
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 PROBE_RECHECK_S = 1.0  # when every half-open probe is taken, look again this much later
 MAX_FOLDS = 3  # folds in a row while failures keep arriving
+SYNC_WAIT_S = 1.0  # a call waits this long at most for a sync another call started
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ async def before_call(platform: str) -> None:
     view = _view(platform)
     record = view.record
     if record is None or _stale(view):
-        record = await _sync(platform, view) or record
+        record = await _sync(platform, view, fresh=True) or record
     if record is not None and record.state != CLOSED:
         await _claim_probe(platform, view, record)
         return _admit(platform, view, cap=None)
@@ -276,15 +277,21 @@ def _stale(view: LocalView) -> bool:
     return time.monotonic() - view.fetched_at >= settings.BREAKER_SYNC_MS / 1000
 
 
-async def _sync(platform: str, view: LocalView) -> BreakerRecord | None:
+async def _sync(platform: str, view: LocalView, fresh: bool = False) -> BreakerRecord | None:
     """Fold pending outcomes into the shared record and refresh the snapshot; one at a time
     per process (others keep the snapshot they have), and never fatal for the call. Failures
     that arrived during a fold are folded straight after it, so a wave of failed calls
-    opens the breaker without waiting for the next call to report."""
+    opens the breaker without waiting for the next call to report.
+
+    `fresh` (a call about to go out) waits for a sync already running rather than use a
+    stale snapshot: a burst after an idle spell would otherwise go out on a view from before
+    another host opened the breaker (the scale-out run saw 5 such calls)."""
     with view.lock:
-        if view.syncing:
-            return view.record
-        view.syncing = True
+        busy = view.syncing
+        if not busy:
+            view.syncing = True
+    if busy:
+        return await _await_sync(view) if fresh else view.record
     successes = failures = 0
     try:
         for _ in range(MAX_FOLDS):
@@ -299,6 +306,15 @@ async def _sync(platform: str, view: LocalView) -> BreakerRecord | None:
     finally:
         view.fetched_at = time.monotonic()
         view.syncing = False
+    return view.record
+
+
+async def _await_sync(view: LocalView) -> BreakerRecord | None:
+    """The snapshot once the running sync is over (at most SYNC_WAIT_S: a hung store must
+    not hold calls back; the old snapshot is used then)."""
+    deadline = time.monotonic() + SYNC_WAIT_S
+    while view.syncing and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
     return view.record
 
 

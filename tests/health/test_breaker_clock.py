@@ -44,3 +44,29 @@ def test_the_offset_is_measured_once_per_refresh_interval():
     clock.refresh()
     clock.refresh()
     assert [clock.now(), len(calls)] == [1000.0, 1]
+
+
+async def test_a_burst_after_an_idle_spell_meets_a_breaker_another_host_opened(
+    transactional_db, fake_platforms
+):
+    """This process last looked when the breaker was closed; another host opened it since.
+    Every call of a burst must see it open (only one refreshes; the others wait for it)."""
+    import asyncio
+
+    from orchestrator.health import breakers
+    from orchestrator.health.breakers import BreakerRecord
+    from orchestrator.workflows.actions import BreakerOpen
+
+    await asyncio.to_thread(breakers.force_open, "slack", 30)  # "another host"
+    view = breakers._view("slack")
+    view.record, view.fetched_at = BreakerRecord(), 0.0  # our closed snapshot, long stale
+
+    async def call() -> str:
+        try:
+            await breakers.before_call("slack")
+        except BreakerOpen:
+            return "held"
+        breakers.release("slack")
+        return "sent"
+
+    assert await asyncio.gather(*(call() for _ in range(5))) == ["held"] * 5
