@@ -64,6 +64,23 @@ def calls_by_host(cluster, calls) -> dict[str, int]:
     return counts
 
 
+def start_second_worker_host(cluster) -> None:
+    """Start wrk2 unless it runs (a test selected alone with -k still has its two hosts)."""
+    runners = settings.WORKFLOW_RUNNERS
+    if not cluster.hosts["wrk2"].processes:
+        cluster.hosts["wrk2"].start_worker(runners)
+    wait_for(lambda: runner_processes(cluster) == 2 * runners, 180, "wrk2's runner processes")
+
+
+def watchers(cluster) -> dict:
+    """A watcher in each host's namespace (started once), all ready."""
+    if not cluster.watchers:
+        cluster.watchers = {name: Watcher(host) for name, host in cluster.hosts.items()}
+    for name, watcher in cluster.watchers.items():
+        assert watcher.ready.wait(120), f"watcher on {name}"
+    return cluster.watchers
+
+
 def test_a_second_worker_host_adds_throughput_and_nothing_runs_twice(scale_cluster):
     """Promise: with one Postgres and one Redis, two worker hosts send at least 1.6x the
     messages one does; every event is dispatched once, every step claimed once, every
@@ -73,8 +90,7 @@ def test_a_second_worker_host_adds_throughput_and_nothing_runs_twice(scale_clust
     cluster.fake.set_delay("slack", SLACK_DELAY_S)
     run_phase(cluster, "warm", 30)
     one = run_phase(cluster, "one", ONE_HOST_EVENTS)
-    cluster.hosts["wrk2"].start_worker(runners)
-    wait_for(lambda: runner_processes(cluster) == 2 * runners, 180, "wrk2's runner processes")
+    start_second_worker_host(cluster)
     run_phase(cluster, "warm2", 30)
     two = run_phase(cluster, "two", TWO_HOST_EVENTS)
     shares = calls_by_host(cluster, cluster.post_calls("two"))
@@ -91,10 +107,7 @@ def test_flag_configuration_and_extension_changes_reach_every_host(scale_cluster
     workers are) in each host's namespace report when the new value appears; each change is
     checked after its bound plus a margin, and the delays are recorded."""
     cluster = scale_cluster
-    watchers = [Watcher(host) for host in cluster.hosts.values()]
-    cluster.watchers = {watcher.host.name: watcher for watcher in watchers}
-    for watcher in watchers:
-        assert watcher.ready.wait(120), f"watcher on {watcher.host.name}"
+    seen_by = list(watchers(cluster).values())
     cluster.control = control = Control(cluster.env)
     delays: dict[str, list[float]] = {kind: [] for kind in BOUNDS_S}
     for round_ in range(3):
@@ -103,9 +116,9 @@ def test_flag_configuration_and_extension_changes_reach_every_host(scale_cluster
                 f"{kind}-{round_}")  # fmt: skip
             committed = control.change(kind, value)
             time.sleep(max(committed + bound + MARGIN_S - time.monotonic(), 0))
-            missing = [w.host.name for w in watchers if (kind, value) not in w.seen]
+            missing = [w.host.name for w in seen_by if (kind, value) not in w.seen]
             assert missing == [], f"{kind}={value} not seen on {missing} after {bound + MARGIN_S}s"
-            delays[kind] += [w.seen[(kind, value)] - committed for w in watchers]
+            delays[kind] += [w.seen[(kind, value)] - committed for w in seen_by]
     control.change("extension", "enabled")  # round 2 left it enabled; say so explicitly
     for kind, values in delays.items():
         FIGURES[f"{kind} change seen on all 4 hosts (max of 3)"] = f"{max(values) * 1000:.0f} ms"
@@ -117,6 +130,8 @@ def test_an_outage_seen_by_one_host_opens_the_breaker_on_all(scale_cluster):
     and wrk2, resumed, sends nothing to the down platform. After recovery every message of
     the outage is posted exactly once."""
     cluster = scale_cluster
+    start_second_worker_host(cluster)
+    watchers(cluster)
     paused = [p for p in cluster.hosts["wrk2"].processes if "runworkflows" in p.args]
     for process in paused:
         process.send_signal(19)  # SIGSTOP: the host is up but takes no steps
@@ -142,9 +157,7 @@ def test_an_outage_seen_by_one_host_opens_the_breaker_on_all(scale_cluster):
     )
     late = [(c.remote, round(c.at - resumed_at, 2), c.status) for c in down_calls
             if c.remote != cluster.hosts["wrk1"].address]  # fmt: skip
-    transitions = {name: sorted((round(t - started, 2), v) for (k, v), t in w.seen.items()
-                                if k == "breaker") for name, w in cluster.watchers.items()}  # fmt: skip
-    assert set(by_host) == {"wrk1"}, f"only wrk1 met the outage: {by_host} {late} {transitions}"
+    assert set(by_host) == {"wrk1"}, f"only wrk1 met the outage: {by_host} {late}"
     wait_for(lambda: len(cluster.posted("outage")) == 60, 180, "the outage's 60 messages")
     assert sorted(cluster.posted("outage").values()) == [1] * 60
     wait_for(lambda: cluster.runs("outage") == {"succeeded": 60}, 60, "outage runs")
@@ -156,15 +169,19 @@ def test_a_worker_host_killed_mid_stream_loses_nothing_and_is_taken_over(scale_c
     at the defaults (heartbeat timeout 15 s, stuck events 15 s, swept every 5 s by runner
     processes); duplicate posts are bounded by the calls wrk2 had in flight."""
     cluster = scale_cluster
+    start_second_worker_host(cluster)
     cluster.fake.set_delay("slack", SLACK_DELAY_S)
     count, sent = 120, []
     sender = threading.Thread(target=lambda: sent.extend(stream(cluster, "kill", count)))
     sender.start()
-    time.sleep(6)
     victim = cluster.hosts["wrk2"]
-    in_flight = len([c for c in cluster.post_calls("kill") if c.status is None
-                     and c.remote == victim.address])  # fmt: skip
-    victim_pids = {str(pid) for pid in victim.pids()}
+
+    def victim_in_flight() -> int:
+        calls = cluster.post_calls("kill")
+        return len([c for c in calls if c.status is None and c.remote == victim.address])
+
+    wait_for(lambda: victim_in_flight() >= 3, 30, "wrk2 with calls in flight")
+    in_flight, victim_pids = victim_in_flight(), {str(pid) for pid in victim.pids()}
     killed_at = time.monotonic()
     victim.kill()
     running = "SELECT id, claimed_by FROM workflows_steprun WHERE status = 'running'"
@@ -175,16 +192,20 @@ def test_a_worker_host_killed_mid_stream_loses_nothing_and_is_taken_over(scale_c
     held_after = time.monotonic() - killed_at
     sender.join()
     wait_for(lambda: len(cluster.posted("kill")) == count, 120, "every kill message")
-    all_after = time.monotonic() - killed_at
+    last_post = max(c.at for c in cluster.post_calls("kill") if c.status == 200) - killed_at
     assert len(sent) == count
     posted = cluster.posted("kill")
     assert set(posted) == {f"kill-{n}" for n in range(count)}, "an acknowledged event was lost"
     duplicates = sum(n - 1 for n in posted.values())
     wait_for(lambda: cluster.runs("kill") == {"succeeded": count}, 60, "kill runs")
-    FIGURES["killed host: steps it held"] = len(held)
+    redispatched = cluster.pg.query(
+        "SELECT count(*) FROM events_event WHERE delivery_id LIKE 'kill-%%' AND attempts > 1"
+    )
+    FIGURES["killed host: steps it held / calls in flight"] = f"{len(held)} / {in_flight}"
+    FIGURES["killed host: events re-dispatched"] = redispatched[0][0]
     FIGURES["killed host: held steps taken over after"] = f"{held_after:.1f} s (bound 30 s)"
-    FIGURES["killed host: every message posted after"] = f"{all_after:.1f} s"
-    FIGURES["killed host: duplicate posts / calls in flight"] = f"{duplicates} / {in_flight}"
+    FIGURES["killed host: last message posted after"] = f"{last_post:.1f} s"
+    FIGURES["killed host: duplicate posts"] = duplicates
     assert duplicates <= in_flight
 
 
