@@ -112,14 +112,15 @@ def test_flag_configuration_and_extension_changes_reach_every_host(scale_cluster
     delays: dict[str, list[float]] = {kind: [] for kind in BOUNDS_S}
     for round_ in range(3):
         for kind, bound in BOUNDS_S.items():
-            value = ("disabled" if round_ % 2 == 0 else "enabled") if kind == "extension" else (
-                f"{kind}-{round_}")  # fmt: skip
+            value = f"{kind}-{round_}"
+            if kind == "extension":  # linear disabled, enabled, disabled
+                value = "disabled" if round_ % 2 == 0 else "enabled"
             committed = control.change(kind, value)
             time.sleep(max(committed + bound + MARGIN_S - time.monotonic(), 0))
             missing = [w.host.name for w in seen_by if (kind, value) not in w.seen]
             assert missing == [], f"{kind}={value} not seen on {missing} after {bound + MARGIN_S}s"
             delays[kind] += [w.seen[(kind, value)] - committed for w in seen_by]
-    control.change("extension", "enabled")  # round 2 left it enabled; say so explicitly
+    control.change("extension", "enabled")  # the last round disabled it
     for kind, values in delays.items():
         FIGURES[f"{kind} change seen on all 4 hosts (max of 3)"] = f"{max(values) * 1000:.0f} ms"
 
@@ -186,6 +187,7 @@ def test_a_worker_host_killed_mid_stream_loses_nothing_and_is_taken_over(scale_c
     victim.kill()
     running = "SELECT id, claimed_by FROM workflows_steprun WHERE status = 'running'"
     held = [step for step, token in cluster.pg.query(running) if claimant(token) in victim_pids]
+    assert held, "wrk2 held steps when it was killed"
     deadline = killed_at + TAKEOVER_BOUND_S + MARGIN_S
     wait_for(lambda: taken_over(cluster, held, victim_pids), deadline - time.monotonic(),
              f"the {len(held)} steps wrk2 held taken over")  # fmt: skip
