@@ -103,6 +103,10 @@ def sweep_events() -> int:
     now = timezone.now()
     stuck_before = now - timedelta(seconds=settings.EVENT_STUCK_AFTER_SECONDS)
     stuck = Q(status__in=[Status.RECEIVED, Status.DISPATCHED], status_changed_at__lt=stuck_before)
+    # A disabled extension's events are held on purpose (enabling rings for them): sweeping
+    # them every few seconds would only dispatch them back to `received`.
+    held = [name for name, item in registry.installed().items() if not item.enabled]
+    stuck &= ~Q(status=Status.RECEIVED, source__in=held)
     due = Q(status=Status.FAILED, next_attempt_at__lte=now)
     exhausted = Event.objects.filter(
         status=Status.DISPATCHED,
