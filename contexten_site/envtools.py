@@ -51,6 +51,18 @@ def database_from_url(url: str, sqlite_path: Path, pool_max: int, pool_timeout: 
     return postgres_database(config, pool_max, pool_timeout)
 
 
+def default_deployment_name(database: dict) -> str:
+    """The database's name (Postgres) or a short hash of its file path (SQLite): two
+    deployments that share a Redis have different databases, so their queues differ too."""
+    import hashlib
+    import re
+
+    name = str(database["NAME"])
+    if database["ENGINE"].endswith("sqlite3"):
+        return "sqlite-" + hashlib.blake2s(name.encode(), digest_size=4).hexdigest()
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", name)[:64]
+
+
 def postgres_database(config: dict, pool_max: int, pool_timeout: float = 10) -> dict:
     """Postgres through Django's psycopg pool: persistent per-thread connections exhaust
     Postgres under ASGI, where every request may run on a different thread."""

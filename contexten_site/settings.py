@@ -6,6 +6,7 @@ Production sets DATABASE_URL (Postgres through Django's psycopg pool) and REDIS_
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import environ
 
 from contexten_site.envtools import (
     database_from_url,
+    default_deployment_name,
+    fail,
     read_extension_settings,
     read_host_list,
     read_int,
@@ -105,6 +108,15 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Names this deployment's django-q2 queue (and cache keys) in a Redis it may share with
+# others: each signs tasks with its own SECRET_KEY, so a task taken by another deployment's
+# cluster is dropped there. Default: the database name (a hash of the SQLite path).
+DEPLOYMENT_NAME = env.str("DEPLOYMENT_NAME", default="") or default_deployment_name(
+    DATABASES["default"]
+)
+if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", DEPLOYMENT_NAME):
+    fail("DEPLOYMENT_NAME", "must be 1-64 letters, digits, '.', '_' or '-'")
+
 # --- Redis: cache, channel layer, django-q2 broker, shared breaker state --------------------
 REDIS_URL = redis_url_or_none(env.str("REDIS_URL", default=""))
 
@@ -113,7 +125,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "contexten",
+            "KEY_PREFIX": f"contexten-{DEPLOYMENT_NAME}",
         }
     }
     CHANNEL_LAYERS = {
@@ -130,7 +142,7 @@ else:
     }
 
 Q_CLUSTER = {
-    "name": "contexten",
+    "name": f"contexten-{DEPLOYMENT_NAME}",
     "workers": read_int(env, "Q_WORKERS", 6),
     "timeout": 120,
     "retry": 180,
@@ -161,7 +173,8 @@ WORKFLOW_MAX_IN_FLIGHT = read_int(env, "WORKFLOW_MAX_IN_FLIGHT", 500)
 # runner tasks instead (leases "runner:0".."runner:K-1"), each of which holds a worker.
 WORKFLOW_RUNNERS = read_int(env, "WORKFLOW_RUNNERS", len(os.sched_getaffinity(0)))
 # A running step whose heartbeat is older than this is re-driven by the sweeper (seconds).
-WORKFLOW_HEARTBEAT_TIMEOUT = read_int(env, "WORKFLOW_HEARTBEAT_TIMEOUT", 60)
+# Runners beat every 5 s, so 15 s is three missed beats; runner processes look every 5 s.
+WORKFLOW_HEARTBEAT_TIMEOUT = read_int(env, "WORKFLOW_HEARTBEAT_TIMEOUT", 15)
 WORKFLOW_SWEEP_MINUTES = read_int(env, "WORKFLOW_SWEEP_MINUTES", 1)
 # A runner stops claiming after this many seconds and hands over (django-q2 timeout is 120 s).
 WORKFLOW_RUNNER_LIFETIME = read_int(env, "WORKFLOW_RUNNER_LIFETIME", 45)
@@ -297,7 +310,13 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="contexten@localhost"
 EVENT_MAX_ATTEMPTS = read_int(env, "EVENT_MAX_ATTEMPTS", 5)
 EVENT_RETRY_BASE_SECONDS = read_int(env, "EVENT_RETRY_BASE_SECONDS", 10)
 EVENT_RETRY_MAX_SECONDS = read_int(env, "EVENT_RETRY_MAX_SECONDS", 600)
-EVENT_STUCK_AFTER_SECONDS = read_int(env, "EVENT_STUCK_AFTER_SECONDS", 120)
+# An event left in received/dispatched this long lost its doorbell or its worker (a dispatch
+# takes milliseconds, and a repeated one starts no second run: one run per workflow and event).
+EVENT_STUCK_AFTER_SECONDS = read_int(env, "EVENT_STUCK_AFTER_SECONDS", 15)
+# Runner processes sweep events this often (a worker host killed holding doorbells is taken
+# over within EVENT_STUCK_AFTER_SECONDS plus this); the django-q2 schedule, which runs at
+# most once a minute, remains for a deployment that runs qcluster alone.
+EVENT_SWEEP_SECONDS = read_int(env, "EVENT_SWEEP_SECONDS", 5)
 EVENT_SWEEP_INTERVAL_MINUTES = read_int(env, "EVENT_SWEEP_INTERVAL_MINUTES", 1)
 EVENT_RETENTION_DAYS = read_int(env, "EVENT_RETENTION_DAYS", 30)
 # Connections per web process for the webhook fast path (async psycopg, Postgres only).

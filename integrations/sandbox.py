@@ -99,6 +99,8 @@ class Call:
     json: Any
     headers: dict[str, str]
     status: int | None = None
+    remote: str = ""  # the caller's address (the scale-out run counts calls per host)
+    at: float = 0.0  # time.monotonic() when it arrived (rates without a second clock)
 
 
 @dataclass
@@ -334,6 +336,8 @@ class PlatformSandbox:
             query=dict(request.query),
             json=_decode_body(request.content_type, body),
             headers=dict(request.headers),
+            remote=request.remote or "",
+            at=time.monotonic(),
         )
         with self._lock:
             self._calls.append(call)

@@ -1,5 +1,6 @@
 """Shared fixtures: API clients, the services CI promises, and a served control plane."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -17,6 +18,8 @@ from orchestrator.health import metrics
 BASE_DIR = Path(settings.BASE_DIR)
 
 pytest_plugins = ["tests.fakes.fixtures"]
+# The scale-out run (network namespaces, root, minutes) is its own target: `make test-scale`.
+collect_ignore = [] if os.environ.get("CONTEXTEN_TEST_SCALE") else ["scale"]
 
 # Tests flush metrics explicitly; a background thread would write outside their transactions.
 metrics.forbid_background_flush()
@@ -102,7 +105,9 @@ SERVED_TEST_SIZES = {"WEB_CONCURRENCY": "1", "WORKFLOW_RUNNERS": "1", "Q_WORKERS
 @pytest.fixture
 def subprocess_env(transactional_db):
     """Environment for a child process that must see this test's database and Redis."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The test database's name differs from the one settings derived DEPLOYMENT_NAME from:
+    # children must use this process's queue, or tasks it queues would wait in another.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DEPLOYMENT_NAME": settings.DEPLOYMENT_NAME}
     # The per-core production defaults would start a web process and a runner per core for
     # every served test. One of each (and two django-q workers) proves the same behaviour;
     # tests about concurrency set their own counts on top.
@@ -181,3 +186,30 @@ def django_db_setup(django_db_setup, django_db_blocker):
         for conn in connections.all():
             if hasattr(conn, "close_pool"):
                 conn.close_pool()
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and all its descendants (read from /proc), parents first."""
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, queue = [], [root]
+    while queue:
+        pid = queue.pop(0)
+        found.append(pid)
+        queue.extend(children.get(pid, []))
+    return found
+
+
+def kill_tree(process: subprocess.Popen) -> None:
+    """SIGKILL a child and everything under it, even what left its process group."""
+    import signal
+
+    for pid in process_tree(process.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait(timeout=30)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -102,6 +103,10 @@ def sweep_events() -> int:
     now = timezone.now()
     stuck_before = now - timedelta(seconds=settings.EVENT_STUCK_AFTER_SECONDS)
     stuck = Q(status__in=[Status.RECEIVED, Status.DISPATCHED], status_changed_at__lt=stuck_before)
+    # A disabled extension's events are held on purpose (enabling rings for them): sweeping
+    # them every few seconds would only dispatch them back to `received`.
+    held = [name for name, item in registry.installed().items() if not item.enabled]
+    stuck &= ~Q(status=Status.RECEIVED, source__in=held)
     due = Q(status=Status.FAILED, next_attempt_at__lte=now)
     exhausted = Event.objects.filter(
         status=Status.DISPATCHED,
@@ -111,10 +116,16 @@ def sweep_events() -> int:
     buried = exhausted.update(
         status=Status.DEAD, finished_at=now, status_changed_at=now, last_error="worker lost"
     )
-    ids = list(Event.objects.filter(stuck | due).values_list("id", flat=True)[:SWEEP_BATCH])
-    Event.objects.filter(Q(id__in=ids) & (stuck | due)).update(
-        status=Status.RECEIVED, status_changed_at=now, next_attempt_at=None
-    )
+    # Runner processes on every host sweep every few seconds: SKIP LOCKED (Postgres) gives
+    # concurrent sweeps disjoint rows, so each event is re-queued and rung once.
+    with transaction.atomic():
+        rows = Event.objects.filter(stuck | due).order_by()
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True)
+        ids = list(rows.values_list("id", flat=True)[:SWEEP_BATCH])
+        Event.objects.filter(Q(id__in=ids) & (stuck | due)).update(
+            status=Status.RECEIVED, status_changed_at=now, next_attempt_at=None
+        )
     for event_id in ids:
         ring_doorbell(event_id)
     if ids or buried:

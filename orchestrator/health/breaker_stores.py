@@ -5,11 +5,20 @@ Both stores do an atomic read-modify-write of one `BreakerRecord` and run the sa
 machine (breakers.py) inside it: Redis with WATCH/MULTI on one hash (retried when another
 process wrote in between), the database with `SELECT … FOR UPDATE` in a transaction (SQLite
 takes its write lock at BEGIN IMMEDIATE, which serialises the same way).
+
+Times in a record (open_until, half_open_since) are the store's server time, not each
+host's: a host whose clock is off would otherwise think a breaker open elsewhere had long
+closed, or hold it open after everyone else probes. `ServerClock` reads the server's clock
+(Redis TIME, Postgres clock_timestamp(); SQLite lives on one host, so the system clock) once
+every CLOCK_REFRESH_S inside store operations, which run off the event loop, and answers
+local time plus the measured offset in between.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -22,9 +31,38 @@ T = TypeVar("T")
 FIELDS = [f.name for f in dataclasses.fields(BreakerRecord)]
 INTS = {"probes_issued", "probe_successes", "probe_failures"}
 FLOATS = {"open_until", "half_open_since"}
+CLOCK_REFRESH_S = 10.0
+
+
+class ServerClock:
+    """The store server's clock, read through this host's: now() = local() + offset."""
+
+    def __init__(self, server_time: Callable[[], float], local: Callable[[], float] = time.time):
+        self.server_time, self.local = server_time, local
+        self.offset = 0.0
+        self.measured_at = -math.inf
+
+    def refresh(self) -> None:
+        """Re-measure the offset when it is CLOCK_REFRESH_S old (one round trip; blocking)."""
+        if time.monotonic() - self.measured_at < CLOCK_REFRESH_S:
+            return
+        before = self.local()
+        server = self.server_time()
+        self.offset = server - (before + self.local()) / 2
+        self.measured_at = time.monotonic()
+
+    def now(self) -> float:
+        return self.local() + self.offset
 
 
 class BaseStore:
+    clock: ServerClock
+
+    def now(self) -> float:
+        """Server time, the offset refreshed if due (store operations run off the loop)."""
+        self.clock.refresh()
+        return self.clock.now()
+
     def update(
         self, platform: str, mutate: Callable[[BreakerRecord], T]
     ) -> tuple[T, BreakerRecord]:
@@ -37,7 +75,8 @@ class BaseStore:
         fresh = dataclasses.asdict(BreakerRecord())
         self.update(platform, lambda record: record.__dict__.update(fresh))
 
-    def apply(self, platform, successes, failures, now, config: BreakerConfig) -> BreakerRecord:
+    def apply(self, platform, successes, failures, config: BreakerConfig) -> BreakerRecord:
+        now = self.now()
         if not successes and not failures:
             record = self.read(platform)
             if record.effective_state(now) == record.state:
@@ -47,17 +86,27 @@ class BaseStore:
         )
         return record
 
-    def claim_probe(self, platform, now, config: BreakerConfig) -> tuple[bool, BreakerRecord]:
+    def claim_probe(self, platform, config: BreakerConfig) -> tuple[bool, BreakerRecord]:
+        now = self.now()
         return self.update(platform, lambda record: record.claim_probe(now, config))
+
+    def force_open(self, platform, config: BreakerConfig) -> BreakerRecord:
+        now = self.now()
+        return self.update(platform, lambda record: record.force_open(now, config))[1]
 
 
 class RedisStore(BaseStore):
     """One hash per platform: contexten:breaker:<platform>."""
 
-    def __init__(self):
+    def __init__(self, local: Callable[[], float] = time.time):
         from orchestrator.core.redis import redis_client
 
         self.redis = redis_client()
+        self.clock = ServerClock(self._server_time, local)
+
+    def _server_time(self) -> float:
+        seconds, micros = self.redis.time()
+        return seconds + micros / 1e6
 
     def key(self, platform: str) -> str:
         return f"contexten:breaker:{platform}"
@@ -87,6 +136,18 @@ class RedisStore(BaseStore):
 
 class DatabaseStore(BaseStore):
     """One `BreakerState` row per platform."""
+
+    def __init__(self, local: Callable[[], float] = time.time):
+        self.clock = ServerClock(self._server_time, local)
+
+    def _server_time(self) -> float:
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            return time.time()  # SQLite: one host, whose system clock is the server's
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT extract(epoch FROM clock_timestamp())::float8")
+            return cursor.fetchone()[0]
 
     def read(self, platform: str) -> BreakerRecord:
         from orchestrator.health.models import BreakerState

@@ -44,6 +44,7 @@ logger = logging.getLogger("contexten.breakers")
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 PROBE_RECHECK_S = 1.0  # when every half-open probe is taken, look again this much later
 MAX_FOLDS = 3  # folds in a row while failures keep arriving
+SYNC_WAIT_S = 1.0  # a call waits this long at most for a sync another call started
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,11 @@ def _view(platform: str) -> LocalView:
     return view
 
 
+def _now() -> float:
+    """The store server's time, as last measured (no round trip: the hot path calls it)."""
+    return _store().clock.now()
+
+
 def _store():
     from orchestrator.health import breaker_stores
 
@@ -205,7 +211,7 @@ async def before_call(platform: str) -> None:
     view = _view(platform)
     record = view.record
     if record is None or _stale(view):
-        record = await _sync(platform, view) or record
+        record = await _sync(platform, view, fresh=True) or record
     if record is not None and record.state != CLOSED:
         await _claim_probe(platform, view, record)
         return _admit(platform, view, cap=None)
@@ -218,14 +224,14 @@ async def before_call(platform: str) -> None:
 
 
 async def _claim_probe(platform: str, view: LocalView, record: BreakerRecord) -> None:
-    now, config = time.time(), _config()
+    now, config = _now(), _config()
     if record.state == OPEN and not record.wait_over(now, config.open_seconds):
         raise BreakerOpen(platform, retry_after=round(record.open_until - now, 3))
     if record.state == HALF_OPEN and record.probes_issued >= config.probes:
         # Every probe is out: answer from the snapshot, so a woken backlog does not make
         # one store round trip per waiting step.
         raise BreakerOpen(platform, retry_after=_recheck_after())
-    allowed, record = await _off_loop(_store().claim_probe, platform, now, config)
+    allowed, record = await _off_loop(_store().claim_probe, platform, config)
     view.record, view.fetched_at = record, time.monotonic()
     if not allowed:
         wait = record.open_until - now if record.state == OPEN else _recheck_after()
@@ -281,21 +287,26 @@ def _stale(view: LocalView) -> bool:
     return time.monotonic() - view.fetched_at >= settings.BREAKER_SYNC_MS / 1000
 
 
-async def _sync(platform: str, view: LocalView) -> BreakerRecord | None:
+async def _sync(platform: str, view: LocalView, fresh: bool = False) -> BreakerRecord | None:
     """Fold pending outcomes into the shared record and refresh the snapshot; one at a time
     per process (others keep the snapshot they have), and never fatal for the call. Failures
     that arrived during a fold are folded straight after it, so a wave of failed calls
-    opens the breaker without waiting for the next call to report."""
+    opens the breaker without waiting for the next call to report.
+
+    `fresh` (a call about to go out) waits for a sync already running rather than use a
+    stale snapshot: a burst after an idle spell would otherwise go out on a view from before
+    another host opened the breaker (the scale-out run saw 5 such calls)."""
     with view.lock:
-        if view.syncing:
-            return view.record
-        view.syncing = True
+        busy = view.syncing
+        if not busy:
+            view.syncing = True
+    if busy:
+        return await _await_sync(view) if fresh else view.record
     successes = failures = 0
     try:
         for _ in range(MAX_FOLDS):
             successes, failures = view.take_pending()
-            view.record = await _off_loop(_store().apply, platform, successes, failures,
-                                          time.time(), _config())  # fmt: skip
+            view.record = await _off_loop(_store().apply, platform, successes, failures, _config())
             successes = failures = 0
             if not view.failures or view.record.state != CLOSED:
                 break
@@ -305,6 +316,15 @@ async def _sync(platform: str, view: LocalView) -> BreakerRecord | None:
     finally:
         view.fetched_at = time.monotonic()
         view.syncing = False
+    return view.record
+
+
+async def _await_sync(view: LocalView) -> BreakerRecord | None:
+    """The snapshot once the running sync is over (at most SYNC_WAIT_S: a hung store must
+    not hold calls back; the old snapshot is used then)."""
+    deadline = time.monotonic() + SYNC_WAIT_S
+    while view.syncing and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
     return view.record
 
 
@@ -342,13 +362,14 @@ def platforms() -> tuple[str, ...]:
 def breaker_state(platform: str) -> str:
     """Answer "closed", "open" or "half_open" as every process sees it. Sync: from async code
     use `await asyncio.to_thread(breaker_state, p)` (the database store needs a thread)."""
-    return _store().read(platform).effective_state(time.time())
+    store = _store()
+    return store.read(platform).effective_state(store.now())
 
 
 def breaker_snapshot(platform: str) -> dict:
     """State plus the numbers behind it, for the dashboard and health output."""
-    record = _store().read(platform)
-    now = time.time()
+    store = _store()
+    record, now = store.read(platform), store.now()
     window = record.window
     return {
         "platform": platform,
@@ -372,7 +393,7 @@ def force_open(platform: str, seconds: float | None = None) -> None:
     config = _config()
     if seconds:
         config = dataclasses.replace(config, open_seconds=float(seconds))
-    _store().update(platform, lambda record: record.force_open(time.time(), config))
+    _store().force_open(platform, config)
     _views.pop(platform, None)
     logger.warning("breaker.forced-open platform=%s seconds=%s", platform, config.open_seconds)
 

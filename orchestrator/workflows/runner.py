@@ -13,6 +13,7 @@ pools) and, when it has more due work than that, rings for the free leases' runn
 """
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -96,11 +97,22 @@ async def execute_job(job: Job, slots: asyncio.Semaphore | None = None) -> Outco
     return outcome("ok", output=json.loads(json.dumps(output, default=str)))
 
 
+def runner_id() -> str:
+    """`<host>-<host hash>-<pid>-<random>`, at most 38 characters whatever the hostname: a
+    claim token (this plus ":" and 8 more) goes into 64-character columns, and a long FQDN
+    broke claims. The host part is the first label, cut to 16; the hash tells apart hosts
+    whose cut names are equal."""
+    hostname = socket.gethostname()
+    short = hostname.split(".", 1)[0][:16] or "host"
+    digest = hashlib.blake2s(hostname.encode(), digest_size=3).hexdigest()
+    return f"{short}-{digest}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
 class Runner:
     """One drive loop; all database work happens on one thread, in batches."""
 
     def __init__(self):
-        self.id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.id = runner_id()
         self.cap = settings.WORKFLOW_MAX_IN_FLIGHT
         self.runners = doorbell.runner_leases_count()
         # Steps waiting for a platform slot this runner may hold; with one runner, all of cap.

@@ -8,12 +8,15 @@ runner task (same claims, same batches, same slot semaphores), with these differ
 - it never leaves: no lifetime, no lingering, no hand-over; SIGTERM stops claiming, hands
   back steps still waiting for a connection and lets the calls in flight finish;
 - it holds a presence lease ("proc:<id>") instead of a numbered runner lease, so any number
-  of them can run on any number of hosts; while one is alive no runner task is queued;
+  of them can run on any number of hosts; while one is alive no runner task is queued; each
+  claims its own steps (SKIP LOCKED) and queues at most WORKFLOW_MAX_IN_FLIGHT / (runner
+  processes alive, on all hosts), so every host's runners share a backlog;
 - idle, it waits for a ring (with Redis: BLPOP on a wake list the doorbell pushes to) rather
   than polling, so idle runners cost no CPU; without Redis it polls every 100 ms;
 - every few seconds it re-drives steps whose heartbeat went stale (a runner killed mid-step),
   so a dead runner's work is taken over within WORKFLOW_HEARTBEAT_TIMEOUT, not at the next
-  sweep.
+  sweep; and every EVENT_SWEEP_SECONDS it sweeps stuck events (doorbells a killed worker
+  host had taken), since django-q2 runs the event sweep schedule at most once a minute.
 """
 
 import asyncio
@@ -23,8 +26,10 @@ import signal
 import time
 import uuid
 
+from django.conf import settings
 from django.db import close_old_connections, connections
 
+from orchestrator.events.dispatch import sweep_events
 from orchestrator.workflows import doorbell, engine, sweeper
 from orchestrator.workflows.runner import HAND_BACK_AFTER_S, HEARTBEAT_EVERY_S, LEASE_TTL_S, Runner
 
@@ -42,7 +47,7 @@ class ProcessRunner(Runner):
         self.lease = doorbell.PROCESS_PREFIX + uuid.uuid4().hex[:12]
         self.lifetime_s = math.inf
         self.stopping = False
-        self.last_redrive = 0.0
+        self.last_redrive = self.last_event_sweep = 0.0
 
     def stop(self) -> None:
         """Stop claiming; hand back unstarted steps at once; finish the calls in flight."""
@@ -52,7 +57,18 @@ class ProcessRunner(Runner):
         self.claim_until = time.monotonic() - HAND_BACK_AFTER_S
 
     async def _refresh_lease(self) -> None:
-        await self.db(doorbell.keep_presence, self.lease, self.id, LEASE_TTL_S)
+        self.share(await self.db(self._keep_presence))
+
+    def _keep_presence(self) -> int:
+        doorbell.keep_presence(self.lease, self.id, LEASE_TTL_S)
+        return doorbell.runner_processes_alive()
+
+    def share(self, alive: int) -> None:
+        """Queue at most a fair share of WORKFLOW_MAX_IN_FLIGHT among the runner processes
+        alive on every host, so a runner does not hoard due steps (waiting for its own
+        platform slots) that the other hosts' runners could send at once."""
+        self.runners = max(alive, 1)
+        self.queue_cap = max(self.cap // self.runners, 1)
 
     async def _housekeeping(self) -> None:
         await super()._housekeeping()
@@ -61,6 +77,9 @@ class ProcessRunner(Runner):
             self.last_redrive = now
             if await self.db(sweeper.redrive_stale_steps):
                 logger.warning("workflows.runner.takeover runner=%s", self.id)
+        if now - self.last_event_sweep >= settings.EVENT_SWEEP_SECONDS and not self.stopping:
+            self.last_event_sweep = now
+            await self.db(sweep_events)
 
     async def _keep_waiting(self, idle_since: float) -> bool:
         """Idle: poll every WORKFLOW_POLL_MS; with Redis, after a moment, sleep until a ring

@@ -86,6 +86,21 @@ def test_sweeper_requeues_received_event_whose_doorbell_was_lost(settings):
     assert queued_dispatches() == [*before, stuck.pk]
 
 
+def test_sweeper_leaves_a_disabled_extensions_held_events_alone(settings):
+    """Runner processes sweep every few seconds: held events must not churn through
+    dispatch and back; enabling the extension rings for them instead."""
+    from extensions import lifecycle, registry
+
+    settings.EVENT_STUCK_AFTER_SECONDS = 60
+    lifecycle.sync_discovered()
+    lifecycle.set_enabled("github", False)
+    registry.view.invalidate()
+    make_event("held", status_changed_at=ago(minutes=5))
+    before = queued_dispatches()
+    assert sweep_events() == 0
+    assert queued_dispatches() == before
+
+
 def test_sweeper_requeues_event_whose_worker_died_mid_dispatch(settings, subscribers):
     settings.EVENT_STUCK_AFTER_SECONDS = 60
     event = make_event(status=Status.DISPATCHED, attempts=1, status_changed_at=ago(minutes=5))

@@ -4,7 +4,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 from django.conf import settings
@@ -141,7 +140,7 @@ async def test_client_errors_and_rate_limits_do_not_open_the_breaker(
 def open_breaker(platform: str) -> None:
     config = BreakerConfig.from_settings()
     store = breakers._store()
-    store.apply(platform, 0, config.window, time.time(), config)
+    store.apply(platform, 0, config.window, config)
 
 
 def test_health_reports_open_breaker_as_warn_and_closed_as_pass(client, db, small_breakers):
