@@ -23,9 +23,9 @@ from orchestrator.events.models import Event, Status
 
 logger = logging.getLogger("contexten.events")
 
-DISPATCH_TASK = "orchestrator.events.dispatch.dispatch_event"
+# The one doorbell task: it claims its events and others waiting, and dispatches them as a batch.
 DISPATCH_MANY_TASK = "orchestrator.events.dispatch.dispatch_events"
-# Events per batched doorbell: one task dispatches them in turn.
+# Event ids per doorbell task (the task also drains others waiting).
 DOORBELL_BATCH = 20
 TABLE = Event._meta.db_table
 COLUMNS = (
@@ -90,9 +90,10 @@ def doorbell_broker() -> Broker:
 
 
 def ring_doorbell(event_id: int) -> None:
-    """Ask a worker to dispatch the event. A lost ring is harmless: the sweeper re-drives."""
+    """Ask a worker to dispatch the event (and whatever else is waiting: `dispatch_events`
+    drains). A lost ring is harmless: the sweeper re-drives."""
     try:
-        async_task(DISPATCH_TASK, event_id, broker=doorbell_broker(), save=False)
+        async_task(DISPATCH_MANY_TASK, [event_id], broker=doorbell_broker(), save=False)
     except Exception:  # any broker failure; the row is already safe in the database
         logger.exception("events.doorbell-failed", extra={"event_id": event_id})
 
