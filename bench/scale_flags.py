@@ -64,7 +64,7 @@ def make_token() -> str:
 
 
 def make_flags(first: int, count: int) -> None:
-    from orchestrator.flags.cache import write_generation
+    from orchestrator.flags.cache import announce_change
     from orchestrator.flags.models import Flag
 
     Flag.objects.bulk_create(
@@ -73,7 +73,7 @@ def make_flags(first: int, count: int) -> None:
              version=1)
         for n in range(first, first + count)
     )  # fmt: skip
-    write_generation()
+    announce_change()
 
 
 def measure(size: int, token: str) -> dict:
