@@ -23,6 +23,10 @@ BENCHMARKS: dict[str, str] = {
 
 
 def main(argv: list[str]) -> int:
+    if {"-h", "--help"} & set(argv):  # an option would otherwise run every benchmark
+        print(__doc__)
+        print(f"benchmarks: {', '.join(BENCHMARKS)}; options: --quick, and each one's own")
+        return 0
     names = [arg for arg in argv if not arg.startswith("-")] or list(BENCHMARKS)
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:

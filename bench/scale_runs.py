@@ -25,8 +25,8 @@ RUN_COLUMNS = [
     "started_at", "finished_at",
 ]  # fmt: skip
 STEP_COLUMNS = [
-    "run_id", "step_id", "action", "position", "status", "attempts", "output", "error",
-    "claimed_by", "ready_at", "started_at", "finished_at",
+    "run_id", "step_id", "action", "extension", "extension_version", "position", "status",
+    "attempts", "output", "error", "claimed_by", "ready_at", "started_at", "finished_at",
 ]  # fmt: skip
 RUN_STATUSES = [("succeeded", 0.9), ("failed", 0.05), ("cancelled", 0.05)]
 
@@ -96,7 +96,9 @@ def load(workflows, first: int, count: int) -> None:
         for i in range(STEPS_PER_RUN):
             state = "succeeded" if status == "succeeded" or i < 3 else status
             output = json.dumps({"ok": True, "n": n})
-            steps.append((n, f"s{i}", "core.log", i, state, 1, output, "", "", at, at, done))
+            steps.append(
+                (n, f"s{i}", "core.log", "core", "", i, state, 1, output, "", "", at, at, done)
+            )
     copy_rows("workflows_run", RUN_COLUMNS, runs)
     copy_rows("workflows_steprun", STEP_COLUMNS, steps)
     with connection.cursor() as cursor:

@@ -5,9 +5,9 @@ steps (`--quick`: 10, 100, 1,000), each triggered by its own event type (a third
 third `<platform>.<kind>.*` globs, a third `<platform>.<kind>*` globs), and one more,
 `bench-target`, on `github.pull_request.opened`. At each size:
 - **stored → first step ready**: store a delivery and dispatch it as the worker does
-  (`dispatch_event`: claim, match the triggers, create the run and its ready step); p50/p95
-  of 200 events. The runner's half (claim, start) does not depend on the workflow count; it
-  is measured served in `bench workflows`;
+  (`dispatch_events`, the doorbell task: claim, match the triggers, create the run and its
+  ready step); p50/p95 of 200 events. The runner's half (claim, start) does not depend on
+  the workflow count; it is measured served in `bench workflows`;
 - **matching alone**: the trigger index's candidates for the event, then the regex checks,
   against the reference in the same run: trying every compiled trigger in turn (the matcher
   before the index), per event, in microseconds.
@@ -72,7 +72,7 @@ def document(name: str, n: int) -> dict:
 
 
 def measure(size: int) -> dict:
-    from orchestrator.events.dispatch import dispatch_event
+    from orchestrator.events.dispatch import dispatch_events
     from orchestrator.events.store import store_payload
     from orchestrator.workflows import triggers
     from orchestrator.workflows.models import StepRun
@@ -83,7 +83,7 @@ def measure(size: int) -> dict:
     for n in range(EVENTS):
         started = time.perf_counter()
         stored = store_payload("github", "github.pull_request.opened", f"s{size}-{n}", {"n": n})
-        if dispatch_event(stored.id) != "done":
+        if dispatch_events([stored.id]) != {"done": 1}:  # the doorbell task
             raise SystemExit("error: dispatch failed")
         samples.append((time.perf_counter() - started) * 1000)
     ready = StepRun.objects.filter(run__event__delivery_id__startswith=f"s{size}-", status="ready")

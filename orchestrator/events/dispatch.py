@@ -3,10 +3,18 @@
 Every function here takes ids or filters, re-reads the database and claims work with a
 conditional UPDATE, so running any of them twice (a duplicate doorbell, two sweepers, a
 replay during a dispatch) never loses an event; at worst a subscriber hears it twice.
+
+Dispatch is batched: one doorbell task claims the events it was rung for and up to DRAIN more
+that are waiting (`received`, oldest first; on Postgres `FOR UPDATE SKIP LOCKED`, so two
+dispatchers never wait on, nor share, a row) in one UPDATE, hands the whole batch to each
+subscriber, and marks the batch done in one more. At 1,000 events that is a few statements per
+batch instead of three per event, and doorbells queued behind a busy worker find their events
+already taken and cost one empty UPDATE.
 """
 
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -19,7 +27,7 @@ from django.utils.module_loading import import_string
 from extensions import registry
 from orchestrator.events import subscribers
 from orchestrator.events.models import Event, Status
-from orchestrator.events.store import ring_doorbell, ring_doorbells
+from orchestrator.events.store import ring_doorbells
 from orchestrator.health import metrics
 
 logger = logging.getLogger("contexten.events")
@@ -28,51 +36,107 @@ logger = logging.getLogger("contexten.events")
 SWEEP_BATCH = 1000
 # Rows per UPDATE/DELETE in replay and prune, so a big filter never builds one huge statement.
 BATCH = 1000
+# Waiting events a doorbell task takes besides its own: enough to turn a burst into a few
+# batches, few enough that one batch's runs are created well within a task's timeout.
+DRAIN = 200
 MAX_ERROR_CHARS = 2000
+TABLE = Event._meta.db_table
 
 
 def dispatch_event(event_id: int) -> str:
-    """Claim the event, call every subscriber with it, record the outcome. The task body."""
-    event = claim(event_id)
-    if event is None:
-        return "skipped"
-    if registry.is_disabled(event.source):
-        return hold(event)
+    """Dispatch exactly this event (no draining); answer its outcome."""
+    return dispatch_claimed(claim([event_id], drain=0)).get(event_id, "skipped")
+
+
+def dispatch_events(event_ids: list[int]) -> dict[str, int]:
+    """The doorbell task: claim these events and up to DRAIN waiting ones, dispatch them as
+    one batch; answer how many ended how."""
+    outcomes = dispatch_claimed(claim(event_ids, drain=DRAIN))
+    return dict(Counter(outcomes.values()))
+
+
+def dispatch_claimed(events: list[Event]) -> dict[int, str]:
+    """Call every subscriber with the claimed batch and record each event's outcome."""
+    outcomes: dict[int, str] = {}
+    held = [event for event in events if registry.is_disabled(event.source)]
+    if held:
+        outcomes |= hold(held)
+    batch = [event for event in events if event.pk not in outcomes]
     for path in subscribers.EVENT_SUBSCRIBERS:
-        try:
-            import_string(path)(event)
-        except Exception as exc:  # a subscriber's failure, or one that cannot be imported
-            return record_failure(event, f"{path}: {type(exc).__name__}: {exc}")
-    Event.objects.filter(pk=event.pk, status=Status.DISPATCHED).update(
-        status=Status.DONE, finished_at=timezone.now(), status_changed_at=timezone.now()
+        if not batch:
+            break
+        for event, error in deliver(path, batch):
+            outcomes[event.pk] = record_failure(event, error)
+        batch = [event for event in batch if event.pk not in outcomes]
+    outcomes |= mark_done(batch)
+    return outcomes
+
+
+def deliver(path: str, batch: list[Event]) -> list[tuple[Event, str]]:
+    """Hand the batch to one subscriber; answer the events it failed on, with why. When the
+    batch fails, each event is tried alone (subscribers are idempotent), so one bad event
+    fails alone instead of taking the batch with it."""
+    try:
+        subscriber = import_string(path)
+        subscriber(batch)
+        return []
+    except Exception as exc:  # a subscriber's failure, or one that cannot be imported
+        if len(batch) == 1:
+            return [(batch[0], f"{path}: {type(exc).__name__}: {exc}")]
+    return [failure for event in batch for failure in deliver(path, [event])]
+
+
+def mark_done(events: list[Event]) -> dict[int, str]:
+    if not events:
+        return {}
+    now = timezone.now()
+    Event.objects.filter(pk__in=[e.pk for e in events], status=Status.DISPATCHED).update(
+        status=Status.DONE, finished_at=now, status_changed_at=now
     )
-    metrics.record_event(event.source, event.type, "done")
-    return "done"
+    for event in events:
+        metrics.record_event(event.source, event.type, "done")
+    return dict.fromkeys((event.pk for event in events), "done")
 
 
-def hold(event: Event) -> str:
-    """A disabled extension's event goes back to `received`, untouched, until it is enabled
-    again (enabling rings for it)."""
-    Event.objects.filter(pk=event.pk, status=Status.DISPATCHED).update(
+def hold(events: list[Event]) -> dict[int, str]:
+    """A disabled extension's events go back to `received`, untouched, until it is enabled
+    again (enabling rings for them)."""
+    Event.objects.filter(pk__in=[e.pk for e in events], status=Status.DISPATCHED).update(
         status=Status.RECEIVED, attempts=F("attempts") - 1, status_changed_at=timezone.now()
     )
-    return "held"
+    return dict.fromkeys((event.pk for event in events), "held")
 
 
-def dispatch_events(event_ids: list[int]) -> list[str]:
-    """Dispatch several events in turn: the task body of a batched doorbell."""
-    return [dispatch_event(event_id) for event_id in event_ids]
+def claim(event_ids: list[int], drain: int = 0) -> list[Event]:
+    """Move these `received` events, and up to `drain` other waiting ones (oldest first, not
+    of a disabled extension), to `dispatched` in one statement; answer the rows claimed.
 
-
-def claim(event_id: int) -> Event | None:
-    """Move a `received` event to `dispatched` in one statement; None if someone else has it."""
-    table = Event._meta.db_table
+    An event another dispatcher holds is skipped (Postgres: SKIP LOCKED; SQLite runs one
+    writer at a time), and the `status = received` condition makes every claim exclusive."""
+    postgres = connection.vendor == "postgresql"
+    lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+    ids = ", ".join(["%s"] * len(event_ids)) or "NULL"
+    wanted = f"SELECT id FROM {TABLE} WHERE id IN ({ids}) AND status = %s{lock}"  # noqa: S608
+    params: list = [Status.DISPATCHED, timezone.now(), *event_ids, Status.RECEIVED]
+    where = f"id IN ({wanted})"
+    if drain:
+        disabled = disabled_sources()
+        skip = ", ".join(["%s"] * len(disabled))
+        others = f"SELECT id FROM {TABLE} WHERE status = %s" + (  # noqa: S608
+            f" AND source NOT IN ({skip})" if disabled else ""
+        )
+        where += f" OR id IN ({others} ORDER BY received_at LIMIT %s{lock})"
+        params += [Status.RECEIVED, *disabled, drain]
     rows = Event.objects.raw(
-        f"UPDATE {table} SET status = %s, attempts = attempts + 1, status_changed_at = %s"  # noqa: S608
-        " WHERE id = %s AND status = %s RETURNING *",
-        [Status.DISPATCHED, timezone.now(), event_id, Status.RECEIVED],
+        f"UPDATE {TABLE} SET status = %s, attempts = attempts + 1, status_changed_at = %s"  # noqa: S608
+        f" WHERE ({where}) AND status = %s RETURNING *",
+        [*params, Status.RECEIVED],
     )
-    return next(iter(rows), None)
+    return sorted(rows, key=lambda event: event.pk)
+
+
+def disabled_sources() -> list[str]:
+    return sorted(name for name, item in registry.installed().items() if not item.enabled)
 
 
 def record_failure(event: Event, error: str) -> str:
@@ -126,8 +190,7 @@ def sweep_events() -> int:
         Event.objects.filter(Q(id__in=ids) & (stuck | due)).update(
             status=Status.RECEIVED, status_changed_at=now, next_attempt_at=None
         )
-    for event_id in ids:
-        ring_doorbell(event_id)
+    ring_doorbells(ids)
     if ids or buried:
         logger.info("events.swept", extra={"requeued": len(ids), "buried": buried})
     return len(ids)

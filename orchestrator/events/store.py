@@ -24,9 +24,9 @@ from orchestrator.events.models import Event, Status
 
 logger = logging.getLogger("contexten.events")
 
-DISPATCH_TASK = "orchestrator.events.dispatch.dispatch_event"
+# The one doorbell task: it claims its events and others waiting, and dispatches them as a batch.
 DISPATCH_MANY_TASK = "orchestrator.events.dispatch.dispatch_events"
-# Events per batched doorbell: one task dispatches them in turn.
+# Event ids per doorbell task (the task also drains others waiting).
 DOORBELL_BATCH = 20
 TABLE = Event._meta.db_table
 COLUMNS = (
@@ -91,15 +91,9 @@ def doorbell_broker() -> Broker:
 
 
 def ring_doorbell(event_id: int) -> None:
-    """Ask a worker to dispatch the event. A lost ring is harmless: the sweeper re-drives."""
-    if backends.redis_configured() and not backends.redis_in_use():
-        return  # the broker is Redis and Redis is down: no connect timeout per event
-    try:
-        async_task(DISPATCH_TASK, event_id, broker=doorbell_broker(), save=False)
-    except Exception as exc:  # any broker failure; the row is already safe in the database
-        logger.warning("events.doorbell-failed event_id=%s error=%s", event_id, exc)
-        if isinstance(exc, backends.redis_errors()):
-            backends.health.failed(backends.LEASES, exc)
+    """Ask a worker to dispatch the event (and whatever else is waiting: `dispatch_events`
+    drains). A lost ring is harmless: the sweeper re-drives."""
+    ring_doorbells([event_id])
 
 
 def ring_doorbells(event_ids: list[int]) -> None:

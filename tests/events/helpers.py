@@ -8,19 +8,26 @@ from django_q.signing import SignedPackage
 
 from orchestrator.events.fast_store import DISPATCH_MANY_TASK
 from orchestrator.events.models import Event
-from orchestrator.events.store import DISPATCH_TASK, doorbell_broker, store_payload
+from orchestrator.events.store import doorbell_broker, store_payload
 
 HEARD: list[int] = []
 
 
-def record(event: Event) -> None:
+def record(events: list[Event]) -> None:
     """A subscriber that remembers which event ids it heard."""
-    assert isinstance(event, Event)
-    HEARD.append(event.pk)
+    assert all(isinstance(event, Event) for event in events)
+    HEARD.extend(event.pk for event in events)
 
 
-def explode(event: Event) -> None:
-    raise RuntimeError(f"subscriber failed on {event.type}")
+def explode(events: list[Event]) -> None:
+    raise RuntimeError(f"subscriber failed on {events[0].type}")
+
+
+def explode_on_push(events: list[Event]) -> None:
+    """Fails a batch holding a push; heard alone, every other event succeeds."""
+    if any(event.type == "github.push" for event in events):
+        raise RuntimeError("subscriber failed on github.push")
+    HEARD.extend(event.pk for event in events)
 
 
 def queued_dispatches() -> list[int]:
@@ -32,9 +39,7 @@ def queued_dispatches() -> list[int]:
         packs = list(OrmQ.objects.values_list("payload", flat=True))
     ids = []
     for task in (SignedPackage.loads(pack) for pack in packs):
-        if task["func"] == DISPATCH_TASK:
-            ids.append(task["args"][0])
-        elif task["func"] == DISPATCH_MANY_TASK:  # the fast path's batched doorbell
+        if task["func"] == DISPATCH_MANY_TASK:
             ids.extend(task["args"][0])
     return ids
 

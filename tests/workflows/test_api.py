@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from orchestrator.workflows.models import Run, Workflow, WorkflowVersion
+from orchestrator.workflows.models import Run, StepRun, Workflow, WorkflowVersion
 
 YAML_DOC = """\
 name: hello
@@ -137,6 +137,23 @@ def test_runs_filter_by_workflow_and_status_with_steps_inline(api_client):
     assert [r["id"] for r in cancelled] == [first.pk]
     assert cancelled[0]["steps"][0] | {"output": None} == cancelled[0]["steps"][0]
     assert set(cancelled[0]["steps"][0]) >= {"step_id", "status", "attempts", "output", "error"}
+
+
+def test_the_run_list_answers_what_the_run_serializer_answers(api_client):
+    from orchestrator.workflows.api import RUNS, RunSerializer
+
+    api_client.post("/api/workflows/", json_doc(), format="json")
+    for _ in range(3):
+        api_client.post("/api/workflows/hello/trigger/", format="json")
+    first = Run.objects.order_by("id").first()
+    api_client.post(f"/api/runs/{first.pk}/cancel/")
+    StepRun.objects.filter(run=first).update(output={"ok": [1, "x"]}, attempts=2)
+    listed = api_client.get("/api/runs/?workflow=hello").json()["results"]
+    expected = api_client.get(f"/api/runs/{first.pk}/").json()
+    assert [run["id"] for run in listed] == list(RUNS.values_list("id", flat=True))
+    assert listed[-1] == expected
+    generic = RunSerializer(RUNS.all(), many=True).data
+    assert listed == [dict(run) | {"steps": [dict(s) for s in run["steps"]]} for run in generic]
 
 
 def test_an_unknown_status_filter_is_a_400(api_client):

@@ -87,9 +87,11 @@ def write_docs(path: Path, outcomes: list[dict]) -> int:
         markdown = render(outcome["name"], outcome["result"]) if outcome["result"] else None
         if markdown is None:
             continue
-        body = f"_Measured by `manage.py bench {outcome['name']}`, {stamp}._\n\n{markdown}"
+        load = outcome["result"].get("load_average")
+        at_load = f", load average {' / '.join(map(str, load))} (1/5/15 min)" if load else ""
+        body = f"_Measured by `manage.py bench {outcome['name']}`, {stamp}{at_load}._\n\n{markdown}"
         text, count = block_pattern(outcome["name"]).subn(
-            lambda match, body=body: match.group(1) + body + match.group(2), text
+            lambda match, body=body: match.group(1) + body + "\n" + match.group(2), text
         )
         written += count
     path.write_text(text)
@@ -98,4 +100,5 @@ def write_docs(path: Path, outcomes: list[dict]) -> int:
 
 def block_pattern(name: str) -> re.Pattern:
     name = re.escape(name)
-    return re.compile(rf"(<!-- bench:{name} -->\n).*?(\n<!-- /bench:{name} -->)", re.S)
+    # The block may be empty (a fresh doc): the body between the markers is optional.
+    return re.compile(rf"(<!-- bench:{name} -->\n)(?:.*?\n)?(<!-- /bench:{name} -->)", re.S)

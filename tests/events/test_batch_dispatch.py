@@ -1,0 +1,138 @@
+"""Batched dispatch: one doorbell task claims many events, subscribers hear the batch, the
+runs of a batch are written together, and two dispatchers never claim the same event."""
+
+import threading
+
+import pytest
+from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
+
+from extensions import lifecycle
+from orchestrator.events import dispatch
+from orchestrator.events import subscribers as registry
+from orchestrator.events.dispatch import dispatch_events
+from orchestrator.events.models import Event, Status
+from orchestrator.workflows import definitions, engine, triggers
+from orchestrator.workflows.models import Run, StepRun, Workflow
+from tests.events import helpers
+
+pytestmark = pytest.mark.django_db(transaction=True)
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the one-statement batch is the Postgres path"
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_engine_caches():
+    engine.plan_for.cache_clear()
+    triggers.CACHE.invalidate()
+    yield
+    engine.plan_for.cache_clear()
+    triggers.CACHE.invalidate()
+
+
+def bulk_events(count: int, type: str = "github.issues.opened", source: str = "github"):
+    """Stored `received` events, oldest first, without ringing (as if the doorbells were lost)."""
+    Event.objects.bulk_create(
+        Event(source=source, type=type, delivery_id=f"bulk-{source}-{n}", data={"n": n})
+        for n in range(count)
+    )
+    return list(Event.objects.filter(source=source).order_by("id").values_list("id", flat=True))
+
+
+def issue_workflow():
+    return definitions.create_workflow(
+        {"name": "on-issue", "trigger": {"event": "github.issues.*"},
+         "steps": [{"id": "a", "action": "core.log", "with": {"message": "x"}},
+                   {"id": "b", "action": "core.log", "needs": ["a"], "with": {"message": "y"}}]}
+    )  # fmt: skip
+
+
+def test_one_doorbell_task_drains_waiting_events_in_batches(subscribers, monkeypatch):
+    monkeypatch.setattr(dispatch, "DRAIN", 200)
+    ids = bulk_events(500)
+    assert dispatch_events([ids[-1]]) == {"done": 201}  # its own, and the 200 oldest
+    assert dispatch_events([]) == {"done": 200}
+    assert dispatch_events([]) == {"done": 99}
+    assert dispatch_events([ids[0]]) == {}  # already dispatched: nothing to claim
+    assert sorted(subscribers) == ids
+    assert set(Event.objects.values_list("status", "attempts")) == {(Status.DONE, 1)}
+
+
+def test_a_batch_that_fails_is_retried_event_by_event(monkeypatch):
+    helpers.HEARD.clear()
+    monkeypatch.setattr(registry, "EVENT_SUBSCRIBERS", ["tests.events.helpers.explode_on_push"])
+    ids = bulk_events(3)
+    push = helpers.make_event("the-push", type="github.push")
+    assert dispatch_events([push.pk]) == {"done": 3, "failed": 1}
+    assert sorted(helpers.HEARD) == ids
+    push.refresh_from_db()
+    assert push.status == Status.FAILED
+    assert "RuntimeError: subscriber failed on github.push" in push.last_error
+
+
+def test_draining_leaves_a_disabled_extensions_events_waiting(subscribers):
+    held = bulk_events(3, source="linear", type="linear.issue.create")
+    ids = bulk_events(2)
+    lifecycle.set_enabled("linear", False)
+    assert dispatch_events([]) == {"done": 2}
+    assert sorted(subscribers) == ids
+    assert set(Event.objects.filter(pk__in=held).values_list("status", "attempts")) == {
+        (Status.RECEIVED, 0)
+    }
+    assert dispatch_events(held[:1]) == {"held": 1}  # its own doorbell: held, not dispatched
+
+
+def test_a_batch_of_events_starts_one_run_per_event_and_workflow():
+    issue_workflow()
+    ids = bulk_events(50)
+    assert dispatch_events(ids) == {"done": 50}
+    assert Run.objects.count() == 50
+    assert set(Run.objects.values_list("event_id", flat=True)) == set(ids)
+    assert StepRun.objects.filter(step_id="a", status="ready").count() == 50
+    assert StepRun.objects.filter(step_id="b", status="pending").count() == 50
+    Event.objects.filter(pk__in=ids).update(status=Status.RECEIVED)  # a replay
+    assert dispatch_events(ids) == {"done": 50}
+    assert Run.objects.count() == 50
+
+
+@postgres_only
+def test_dispatching_500_events_takes_a_bounded_number_of_statements():
+    issue_workflow()
+    ids = bulk_events(500)
+    triggers.CACHE.current()  # the compiled triggers, as a warm worker holds them
+    engine.plan_for(Workflow.objects.get().current_version_id)
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch_events(ids) == {"done": 500}
+    assert Run.objects.count() == 500
+    assert StepRun.objects.count() == 1000
+    # the claim, three run statements (200 runs each) and the done UPDATE;
+    # one event at a time was three statements per event (1,500).
+    assert len(queries) <= 8, [q["sql"][:80] for q in queries]
+
+
+@postgres_only
+def test_two_concurrent_dispatchers_never_claim_the_same_event(monkeypatch):
+    monkeypatch.setattr(dispatch, "DRAIN", 25)
+    issue_workflow()
+    ids = bulk_events(600)
+    claimed: list[list[int]] = [[], []]
+    start = threading.Barrier(2)
+
+    def dispatcher(number: int) -> None:
+        try:
+            start.wait()
+            while counts := dispatch_events([]):
+                claimed[number].append(sum(counts.values()))
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=dispatcher, args=(n,)) for n in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert sum(claimed[0]) + sum(claimed[1]) == 600
+    assert set(Event.objects.values_list("status", "attempts")) == {(Status.DONE, 1)}
+    assert sorted(Run.objects.values_list("event_id", flat=True)) == ids
