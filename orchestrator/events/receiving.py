@@ -36,9 +36,9 @@ class Delivery:
     type: str
     delivery_id: str
     data_json: str = "{}"
-    # Answered with 200 as-is and not stored (Slack url_verification, ssl_check).
+    # Answered with 200 as-is and not stored (a URL verification or ssl check handshake).
     reply: dict | None = None
-    # Answer 200 with an empty body: Slack shows any body of a slash command to the user.
+    # Answer 200 with an empty body: some platforms show any body of a command to the user.
     bare_ack: bool = False
 
 

@@ -1,13 +1,15 @@
-"""One breaker row per built-in platform, so the admin lists them before their first call."""
+"""One breaker row per platform an installed extension calls, so the admin lists them before
+their first call. The platforms come from the extensions' manifests (entry points, no
+database), never from a list here: core names no platform."""
 
 from django.db import migrations
 
-PLATFORMS = ("github", "linear", "slack")
-
 
 def seed(apps, schema_editor):
+    from extensions.discovery import discovered
+
     BreakerState = apps.get_model("health", "BreakerState")
-    for platform in PLATFORMS:
+    for platform in sorted({m.platform for m in discovered().values() if m.platform}):
         BreakerState.objects.get_or_create(platform=platform)
 
 
