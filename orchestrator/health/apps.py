@@ -11,9 +11,10 @@ class HealthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from orchestrator.health import breakers, metrics
+        from orchestrator.health import breakers, metrics, state
 
         breakers.register_checks()
+        state.announce_changes()
         if settings.METRICS_ENABLED:
             metrics.flush_from_workers()
         else:

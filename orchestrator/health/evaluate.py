@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from orchestrator.health import baseline as maths
+from orchestrator.health import state as health_state
 from orchestrator.health.detectors import limits
 from orchestrator.health.models import SEVERITY, CheckResult, CheckState, Incident, Status
 
@@ -110,6 +111,7 @@ def sync_incidents(now: datetime) -> list[Incident]:
             open_incident(state, now)
         elif name in open_ and SEVERITY[state.status] > SEVERITY[open_[name].severity]:
             Incident.objects.filter(pk=open_[name].pk).update(severity=state.status)
+            health_state.changed()
     resolved = [i for key, i in open_.items() if key not in states or
                 states[key].status == Status.PASS]  # fmt: skip
     for incident in resolved:

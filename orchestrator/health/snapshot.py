@@ -24,7 +24,9 @@ RECENT_FAILURES = 8
 
 
 def build_snapshot() -> dict:
-    health = state.current_state()
+    # The stored records change about once a detection round, the snapshot several times a
+    # second while someone watches: between changes they cost one generation read.
+    health = {**state.stored_now(), "breakers": state.breaker_snapshots()}
     _, charts, capacity_now = charts_for_last_bucket()
     in_flight = queues.steps_in_flight()
     rows = components(health)

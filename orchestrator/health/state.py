@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
+from orchestrator.core import generations
 from orchestrator.health.models import (
     Alert,
     CheckResult,
@@ -21,6 +24,33 @@ from orchestrator.health.models import (
 )
 
 RECENT = 20
+# Moves whenever a stored health record changes, so a reader can keep `stored_state()` and
+# reload it only then (the dashboard builds a snapshot several times a second).
+GENERATION = "health"
+RECORDS = (CheckState, Incident, RecoveryExecution, Alert, Escalation)
+
+
+def announce_changes() -> None:
+    """Every save or delete of a health record moves the generation once it commits. (A
+    queryset .update() sends no signal: its callers call `changed()` themselves.)"""
+    for model in RECORDS:
+        post_save.connect(_on_change, sender=model, dispatch_uid=f"health-gen-save-{model}")
+        post_delete.connect(_on_change, sender=model, dispatch_uid=f"health-gen-del-{model}")
+
+
+def _on_change(sender=None, **kwargs) -> None:
+    changed()
+
+
+def changed() -> None:
+    """Announce now and once committed; this process's own cache forgets at once."""
+    generations.announce(GENERATION, stored)
+
+
+def stored_now() -> dict:
+    """`stored_state()` as this process last loaded it, reloaded when the generation moved
+    (checked at most every half push interval): one generation read between changes."""
+    return stored.get()
 
 
 def iso(moment) -> str | None:
@@ -171,19 +201,30 @@ def overall(states: dict[str, dict]) -> str:
 
 
 def current_state() -> dict:
-    """Everything health knows now, as plain JSON-ready data (the dashboard snapshot)."""
+    """Everything health knows now, as plain JSON-ready data (`/api/health/`)."""
+    return {**stored_state(), "breakers": breaker_snapshots(), "time": iso(timezone.now())}
+
+
+def breaker_snapshots() -> list[dict]:
+    """Live, from the breaker store (not a health record: it moves on every call outcome)."""
     from orchestrator.health import breakers
 
+    return [breakers.breaker_snapshot(p) for p in breakers.platforms()]
+
+
+def stored_state() -> dict:
+    """What the stored health records say: changes only when `GENERATION` moves."""
     states = check_states()
     return {
         "status": overall(states),
         "checks": states,
-        "breakers": [breakers.breaker_snapshot(p) for p in breakers.platforms()],
         "incidents": incidents(),
         "recoveries": executions(),
         "alerts": alerts(),
         "escalations": escalations(),
         "mttr_seconds": mttr_seconds(),
         "recovery_success_rate": recovery_success_rate(),
-        "time": iso(timezone.now()),
     }
+
+
+stored = generations.Cached(GENERATION, stored_state, lambda: settings.DASHBOARD_PUSH_MS / 2000)
