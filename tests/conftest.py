@@ -39,8 +39,11 @@ def _fresh_cache_and_redis():
     from django.core.cache import cache
 
     from orchestrator.core import backends
+    from orchestrator.workflows import engine
 
     backends.health.reset()  # an outage one test made does not follow the next
+    # Plans are cached by version id, and a flushed SQLite database hands the ids out again.
+    engine.plan_for.cache_clear()
     cache.clear()
     metrics.take_pending()  # counts recorded by an earlier test stay with it
     if settings.REDIS_URL:
