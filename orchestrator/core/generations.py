@@ -22,15 +22,14 @@ from django.db import transaction
 from orchestrator.core.models import Generation
 
 T = TypeVar("T")
-REDIS_KEY = "contexten:{name}:generation"
 
 
 def read(name: str) -> str | None:
     """The current token for `name` (None before the first change)."""
     if settings.REDIS_URL:
-        from orchestrator.core.redis import redis_client
+        from orchestrator.core.redis import key, redis_client
 
-        token = redis_client().get(REDIS_KEY.format(name=name))
+        token = redis_client().get(key(f"{name}:generation"))
         return token.decode() if token else None
     return Generation.objects.filter(name=name).values_list("token", flat=True).first()
 
@@ -40,9 +39,9 @@ def bump(name: str) -> None:
     token = uuid.uuid4().hex
     Generation.objects.update_or_create(name=name, defaults={"token": token})
     if settings.REDIS_URL:
-        from orchestrator.core.redis import redis_client
+        from orchestrator.core.redis import key, redis_client
 
-        redis_client().set(REDIS_KEY.format(name=name), token)
+        redis_client().set(key(f"{name}:generation"), token)
 
 
 def announce(name: str, *local: "Cached") -> None:

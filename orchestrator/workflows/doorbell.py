@@ -26,7 +26,6 @@ logger = logging.getLogger("contexten.workflows")
 
 RUNNER_PREFIX = "runner:"
 DOORBELL = "doorbell"
-KEY_PREFIX = "contexten:workflows:"
 DEBOUNCE_S = 0.3
 
 
@@ -73,9 +72,7 @@ def runners_holding() -> int:
     if settings.REDIS_URL:
         from orchestrator.core.redis import redis_client
 
-        return sum(
-            value is not None for value in redis_client().mget(KEY_PREFIX + n for n in names)
-        )
+        return sum(value is not None for value in redis_client().mget(_key(n) for n in names))
     from orchestrator.workflows.models import EngineBeacon
 
     return EngineBeacon.objects.filter(name__in=names, expires_at__gt=timezone.now()).count()
@@ -95,8 +92,8 @@ def keep_presence(name: str, holder: str, ttl_s: float) -> None:
 
         now_ms = int(time.time() * 1000)
         pipe = redis_client().pipeline()
-        pipe.zadd(KEY_PREFIX + PROCESSES, {name: now_ms + int(ttl_s * 1000)})
-        pipe.zremrangebyscore(KEY_PREFIX + PROCESSES, 0, now_ms)
+        pipe.zadd(_key(PROCESSES), {name: now_ms + int(ttl_s * 1000)})
+        pipe.zremrangebyscore(_key(PROCESSES), 0, now_ms)
         pipe.execute()
 
 
@@ -108,9 +105,9 @@ def wake_runner_processes() -> int:
     from orchestrator.core.redis import redis_client
 
     pipe = redis_client().pipeline(transaction=False)
-    pipe.zcount(KEY_PREFIX + PROCESSES, int(time.time() * 1000), "+inf")
-    pipe.lpush(KEY_PREFIX + WAKE, 1)
-    pipe.ltrim(KEY_PREFIX + WAKE, 0, WAKE_BACKLOG - 1)
+    pipe.zcount(_key(PROCESSES), int(time.time() * 1000), "+inf")
+    pipe.lpush(_key(WAKE), 1)
+    pipe.ltrim(_key(WAKE), 0, WAKE_BACKLOG - 1)
     return pipe.execute()[0]
 
 
@@ -118,7 +115,7 @@ def wait_for_wake(timeout_s: float) -> bool:
     """Block (on a thread) until a ring or `timeout_s`; answer whether a ring came."""
     from orchestrator.core.redis import redis_client
 
-    return redis_client().blpop([KEY_PREFIX + WAKE], timeout=timeout_s) is not None
+    return redis_client().blpop([_key(WAKE)], timeout=timeout_s) is not None
 
 
 def drop_presence(name: str, holder: str) -> None:
@@ -126,7 +123,7 @@ def drop_presence(name: str, holder: str) -> None:
     if settings.REDIS_URL:
         from orchestrator.core.redis import redis_client
 
-        redis_client().zrem(KEY_PREFIX + PROCESSES, name)
+        redis_client().zrem(_key(PROCESSES), name)
 
 
 def runner_processes_alive() -> int:
@@ -134,7 +131,7 @@ def runner_processes_alive() -> int:
     if settings.REDIS_URL:
         from orchestrator.core.redis import redis_client
 
-        return redis_client().zcount(KEY_PREFIX + PROCESSES, int(time.time() * 1000), "+inf")
+        return redis_client().zcount(_key(PROCESSES), int(time.time() * 1000), "+inf")
     from orchestrator.workflows.models import EngineBeacon
 
     return EngineBeacon.objects.filter(
@@ -164,6 +161,12 @@ def take_runner_lease(holder: str, ttl_s: float, prefer: str | None = None) -> s
     return next((name for name in names if take_lease(name, holder, ttl_s)), None)
 
 
+def _key(name: str) -> str:
+    from orchestrator.core.redis import key
+
+    return key(f"workflows:{name}")
+
+
 @cache
 def _broker(cluster: str | None):
     """One broker per process and cluster: django-q2 otherwise builds one per task."""
@@ -183,7 +186,7 @@ def lease_holder(name: str) -> str | None:
     if settings.REDIS_URL:
         from orchestrator.core.redis import redis_client
 
-        value = redis_client().get(KEY_PREFIX + name)
+        value = redis_client().get(_key(name))
         return value.decode() if value else None
     from orchestrator.workflows.models import EngineBeacon
 
@@ -199,8 +202,8 @@ def release_lease(name: str, holder: str) -> None:
         from orchestrator.core.redis import redis_client
 
         client = redis_client()
-        if client.get(KEY_PREFIX + name) == holder.encode():
-            client.delete(KEY_PREFIX + name)
+        if client.get(_key(name)) == holder.encode():
+            client.delete(_key(name))
         return
     from orchestrator.workflows.models import EngineBeacon
 
@@ -210,7 +213,7 @@ def release_lease(name: str, holder: str) -> None:
 def _redis_take(name: str, holder: str, ttl_s: float) -> bool:
     from orchestrator.core.redis import redis_client
 
-    client, key, ttl_ms = redis_client(), KEY_PREFIX + name, max(int(ttl_s * 1000), 1)
+    client, key, ttl_ms = redis_client(), _key(name), max(int(ttl_s * 1000), 1)
     if client.set(key, holder, px=ttl_ms, nx=True):
         return True
     if client.get(key) == holder.encode():
