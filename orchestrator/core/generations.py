@@ -25,7 +25,6 @@ from orchestrator.core.models import Generation
 
 T = TypeVar("T")
 logger = logging.getLogger("contexten.generations")
-REDIS_KEY = "contexten:{name}:generation"
 
 
 def read(name: str) -> str | None:
@@ -40,6 +39,12 @@ def bump(name: str) -> None:
     store().write(name, token)
 
 
+def token_key(name: str) -> str:
+    from orchestrator.core.redis import key
+
+    return key(f"{name}:generation")
+
+
 class RedisTokens:
     def __init__(self):
         from orchestrator.core.redis import redis_client
@@ -50,16 +55,16 @@ class RedisTokens:
         backends.on_recovery(self.copy_rows)
 
     def read(self, name: str) -> str | None:
-        token = self.redis.get(REDIS_KEY.format(name=name))
+        token = self.redis.get(token_key(name))
         return token.decode() if token else None
 
     def write(self, name: str, token: str) -> None:
-        self.redis.set(REDIS_KEY.format(name=name), token)
+        self.redis.set(token_key(name), token)
 
     def copy_rows(self) -> None:
         rows = dict(Generation.objects.values_list("name", "token"))
         if rows:
-            self.redis.mset({REDIS_KEY.format(name=n): t for n, t in rows.items()})
+            self.redis.mset({token_key(n): t for n, t in rows.items()})
 
 
 class DatabaseTokens:

@@ -96,7 +96,7 @@ class BaseStore:
 
 
 class RedisStore(BaseStore):
-    """One hash per platform: contexten:breaker:<platform>."""
+    """One hash per platform: contexten:<deployment>:breaker:<platform>."""
 
     def __init__(self, local: Callable[[], float] = time.time):
         from orchestrator.core.redis import redis_client
@@ -109,7 +109,9 @@ class RedisStore(BaseStore):
         return seconds + micros / 1e6
 
     def key(self, platform: str) -> str:
-        return f"contexten:breaker:{platform}"
+        from orchestrator.core.redis import key
+
+        return key(f"breaker:{platform}")
 
     def read(self, platform: str) -> BreakerRecord:
         return _decode(self.redis.hgetall(self.key(platform)))

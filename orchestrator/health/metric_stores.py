@@ -20,20 +20,25 @@ PRUNE_PROBABILITY = 0.05
 
 
 class RedisStore:
-    TOTALS = "contexten:metrics:totals"
-
     def __init__(self):
         from orchestrator.core.redis import redis_client
 
         self.redis = redis_client()
 
+    def totals_key(self) -> str:
+        from orchestrator.core.redis import key
+
+        return key("metrics:totals")
+
     def bucket_key(self, bucket: int) -> str:
-        return f"contexten:metrics:series:{bucket}"
+        from orchestrator.core.redis import key
+
+        return key(f"metrics:series:{bucket}")
 
     def add(self, totals: dict[str, float], series: dict[str, float], bucket: int) -> None:
         with self.redis.pipeline(transaction=False) as pipe:
             for key, amount in totals.items():
-                pipe.hincrbyfloat(self.TOTALS, key, amount)
+                pipe.hincrbyfloat(self.totals_key(), key, amount)
             bucket_key = self.bucket_key(bucket)
             for key, amount in series.items():
                 pipe.hincrbyfloat(bucket_key, key, amount)
@@ -41,7 +46,7 @@ class RedisStore:
             pipe.execute()
 
     def totals(self) -> dict[str, float]:
-        return {k.decode(): float(v) for k, v in self.redis.hgetall(self.TOTALS).items()}
+        return {k.decode(): float(v) for k, v in self.redis.hgetall(self.totals_key()).items()}
 
     def series(self, first: int, last: int) -> dict[int, dict[str, float]]:
         buckets = list(range(first, last + 1))

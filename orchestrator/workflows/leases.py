@@ -17,11 +17,17 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-KEY_PREFIX = "contexten:workflows:"
 PROCESS_PREFIX = "proc:"
-PROCESSES = KEY_PREFIX + "processes"
-WAKE = KEY_PREFIX + "wake"
+PROCESSES = "processes"  # sorted set: presence lease name -> expiry (epoch ms)
+WAKE = "wake"  # list a ring pushes to; an idle runner process waits on it (BLPOP)
 WAKE_BACKLOG = 16
+
+
+def redis_key(name: str) -> str:
+    """Under this deployment's prefix (orchestrator/core/redis.py), read at each call."""
+    from orchestrator.core.redis import key
+
+    return key(f"workflows:{name}")
 
 
 class RedisLeases:
@@ -31,10 +37,10 @@ class RedisLeases:
         self.redis = redis_client()
 
     def held(self, names: list[str]) -> int:
-        return sum(value is not None for value in self.redis.mget(KEY_PREFIX + n for n in names))
+        return sum(value is not None for value in self.redis.mget(redis_key(n) for n in names))
 
     def take(self, name: str, holder: str, ttl_s: float) -> bool:
-        key, ttl_ms = KEY_PREFIX + name, max(int(ttl_s * 1000), 1)
+        key, ttl_ms = redis_key(name), max(int(ttl_s * 1000), 1)
         if self.redis.set(key, holder, px=ttl_ms, nx=True):
             return True
         if self.redis.get(key) == holder.encode():
@@ -43,37 +49,37 @@ class RedisLeases:
         return False
 
     def holder(self, name: str) -> str | None:
-        value = self.redis.get(KEY_PREFIX + name)
+        value = self.redis.get(redis_key(name))
         return value.decode() if value else None
 
     def release(self, name: str, holder: str) -> None:
-        if self.redis.get(KEY_PREFIX + name) == holder.encode():
-            self.redis.delete(KEY_PREFIX + name)
+        if self.redis.get(redis_key(name)) == holder.encode():
+            self.redis.delete(redis_key(name))
 
     def keep_presence(self, name: str, holder: str, ttl_s: float) -> None:
         self.take(name, holder, ttl_s)
         now_ms = int(time.time() * 1000)  # expiries are compared with this same clock
         pipe = self.redis.pipeline()
-        pipe.zadd(PROCESSES, {name: now_ms + int(ttl_s * 1000)})
-        pipe.zremrangebyscore(PROCESSES, 0, now_ms)
+        pipe.zadd(redis_key(PROCESSES), {name: now_ms + int(ttl_s * 1000)})
+        pipe.zremrangebyscore(redis_key(PROCESSES), 0, now_ms)
         pipe.execute()
 
     def drop_presence(self, name: str, holder: str) -> None:
         self.release(name, holder)
-        self.redis.zrem(PROCESSES, name)
+        self.redis.zrem(redis_key(PROCESSES), name)
 
     def processes_alive(self) -> int:
-        return self.redis.zcount(PROCESSES, int(time.time() * 1000), "+inf")
+        return self.redis.zcount(redis_key(PROCESSES), int(time.time() * 1000), "+inf")
 
     def wake(self) -> int:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zcount(PROCESSES, int(time.time() * 1000), "+inf")
-        pipe.lpush(WAKE, 1)
-        pipe.ltrim(WAKE, 0, WAKE_BACKLOG - 1)
+        pipe.zcount(redis_key(PROCESSES), int(time.time() * 1000), "+inf")
+        pipe.lpush(redis_key(WAKE), 1)
+        pipe.ltrim(redis_key(WAKE), 0, WAKE_BACKLOG - 1)
         return pipe.execute()[0]
 
     def wait_for_wake(self, timeout_s: float) -> bool:
-        return self.redis.blpop([WAKE], timeout=timeout_s) is not None
+        return self.redis.blpop([redis_key(WAKE)], timeout=timeout_s) is not None
 
     def forget_dead_presences(self) -> int:
         return 0  # the sorted set trims itself; the keys expire

@@ -90,3 +90,45 @@ def start_qcluster(env: dict) -> subprocess.Popen:
 
 def done(path) -> bool:
     return path.exists() and len(path.read_text().splitlines()) >= TASKS
+
+
+@pytest.fixture
+def on_private_redis(private_redis, settings):
+    """This process on the private redis-server (both CI legs: SQLite has no Redis)."""
+    from orchestrator.core.redis import redis_client
+
+    settings.REDIS_URL = private_redis
+    redis_client.cache_clear()
+    yield
+    redis_client.cache_clear()
+
+
+def test_two_deployments_on_one_redis_db_do_not_see_each_others_keys(
+    on_private_redis, settings, db
+):
+    """Leases, presences, wake lists, breakers, metrics and generations are all prefixed
+    with DEPLOYMENT_NAME (orchestrator/core/redis.key), so one deployment's state is invisible
+    to another on the same Redis db."""
+    from orchestrator.core import generations
+    from orchestrator.core.redis import redis_client
+    from orchestrator.health import breaker_stores, breakers, metric_stores
+    from orchestrator.workflows import doorbell
+
+    settings.DEPLOYMENT_NAME = "blue"
+    doorbell.keep_presence("proc:blue", "blue-runner", 30)
+    assert doorbell.take_lease("doorbell", "blue", 30)
+    doorbell.wake_runner_processes()
+    breaker_stores.RedisStore().force_open("slack", breakers.BreakerConfig.from_settings())
+    metric_stores.RedisStore().add({"calls": 1.0}, {"calls": 1.0}, bucket=1)
+    generations.bump("flags")
+    blue_keys = {k.decode() for k in redis_client().keys("contexten:*")}
+    assert blue_keys and all(k.startswith("contexten:blue:") for k in blue_keys), blue_keys
+
+    settings.DEPLOYMENT_NAME = "red"
+    assert doorbell.runner_processes_alive() == 0
+    assert doorbell.lease_holder("doorbell") is None
+    assert doorbell.take_lease("doorbell", "red", 30), "red has its own doorbell lease"
+    assert breaker_stores.RedisStore().read("slack").state == "closed"
+    assert metric_stores.RedisStore().totals() == {}
+    assert generations.read("flags") is None
+    assert not doorbell.wait_for_wake(0.1), "blue's ring does not wake red's runners"

@@ -26,7 +26,7 @@ TAKEOVER_BOUND_S = 30.0
 
 def runner_processes(cluster) -> int:
     client = redis.Redis.from_url(cluster.redis.url)
-    return client.zcount("contexten:workflows:processes", int(time.time() * 1000), "+inf")
+    return client.zcount("contexten:scale:workflows:processes", int(time.time() * 1000), "+inf")
 
 
 def run_phase(cluster, prefix: str, count: int) -> float:
