@@ -63,6 +63,10 @@ class BaseStore:
         self.clock.refresh()
         return self.clock.now()
 
+    def measured_now(self) -> float:
+        """Server time as last measured: no round trip (the event loop's hot path)."""
+        return self.clock.now()
+
     def update(
         self, platform: str, mutate: Callable[[BreakerRecord], T]
     ) -> tuple[T, BreakerRecord]:

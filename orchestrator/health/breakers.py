@@ -186,7 +186,7 @@ def _view(platform: str) -> LocalView:
 
 def _now() -> float:
     """The store server's time, as last measured (no round trip: the hot path calls it)."""
-    return _store().clock.now()
+    return _store().measured_now()
 
 
 def _store():

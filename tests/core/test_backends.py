@@ -32,7 +32,7 @@ def dead_redis(settings):
 
 @pytest.mark.django_db
 def test_with_redis_down_every_concern_answers_from_the_database(dead_redis):
-    record = breaker_stores.current_store().apply("acme", 0, 2, 1000.0, CONFIG)
+    record = breaker_stores.current_store().apply("acme", 0, 2, CONFIG)
     assert record.state == "open"
     assert BreakerState.objects.get(platform="acme").state == "open"
     assert backends.health.is_down()
