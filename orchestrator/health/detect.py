@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from orchestrator.health import alerts, evaluate, recovery
+from orchestrator.health import state as health_state
 from orchestrator.health.checks import run_checks
 from orchestrator.health.detectors import run_local_detectors, run_remote_detectors
 from orchestrator.health.models import CheckResult
@@ -30,6 +31,11 @@ PRUNE_BATCH = 5000
 
 def run_detection() -> dict:
     """The scheduled job; answer counts for the task log."""
+    with health_state.one_announcement():
+        return detect_once()
+
+
+def detect_once() -> dict:
     follow_interval_setting()
     now = timezone.now()
     results = {**run_checks(), **run_local_detectors(), **run_remote_detectors()}

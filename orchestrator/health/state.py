@@ -6,6 +6,8 @@ platform, so it is cheap enough for every dashboard push.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import timedelta
 
 from django.conf import settings
@@ -43,8 +45,29 @@ def _on_change(sender=None, **kwargs) -> None:
 
 
 def changed() -> None:
-    """Announce now and once committed; this process's own cache forgets at once."""
+    """Announce now and once committed; this process's own cache forgets at once. Inside
+    `one_announcement()` the announcement waits for the block's end."""
+    if getattr(_batch, "depth", 0):
+        _batch.dirty = True
+        return
     generations.announce(GENERATION, stored)
+
+
+_batch = threading.local()
+
+
+@contextlib.contextmanager
+def one_announcement():
+    """A detection round saves every check's state: announce once for all of them, not
+    twice per row."""
+    _batch.depth = getattr(_batch, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _batch.depth -= 1
+        if _batch.depth == 0 and getattr(_batch, "dirty", False):
+            _batch.dirty = False
+            generations.announce(GENERATION, stored)
 
 
 def stored_now() -> dict:

@@ -172,3 +172,18 @@ def test_rollouts_panel_keeps_a_guard_rolled_back_flag_and_drops_finished_ones()
     flag("plain", 0)
     shown = {row["key"]: row["paused"] for row in active_rollouts()}
     assert shown == {"ramping": False, "rolled-back": True, "scheduled": False}
+
+
+def test_a_snapshot_follows_health_records_through_the_health_generation():
+    """The snapshot keeps the stored health state between changes; any save of a health
+    record (here an alert, as detection or an operator would make) shows in the next one."""
+    from orchestrator.core import generations
+    from orchestrator.health.models import Alert
+    from orchestrator.health.snapshot import build_snapshot
+    from orchestrator.health.state import GENERATION
+
+    assert build_snapshot()["alerts"] == []
+    before = generations.read(GENERATION)
+    Alert.objects.create(key="check:demo", group="check", severity="warn", summary="demo")
+    assert generations.read(GENERATION) != before
+    assert [a["key"] for a in build_snapshot()["alerts"]] == ["check:demo"]
