@@ -143,7 +143,8 @@ def exercise(send, planted: dict) -> list[str]:
         body, headers = github_delivery(secret)
         seen.append(send("post", "/webhooks/github/", content=body, headers=headers))
     ofrep_body = json.dumps({"context": {"targetingKey": "u1"}}).encode()
-    for token in (planted["api-token"], planted["api-token"][:-1] + "0"):
+    # A wrong token of the same shape ("x" is not hex, so it can never equal the real one).
+    for token in (planted["api-token"], planted["api-token"][:-1] + "x"):
         auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         seen.append(send("post", "/ofrep/v1/evaluate/flags", content=ofrep_body, headers=auth))
     login = {"username": "operator", "password": planted["password"]}
