@@ -127,23 +127,24 @@ def test_a_long_host_name_still_gets_a_breaker_key_that_fits_its_column():
 def test_steps_waiting_for_a_connection_do_not_time_out_into_duplicate_calls(
     save_workflow, drive, fake_platforms, settings
 ):
-    # Two connections, 0.5 s per call: the fifth of five calls finishes after 1.5 s. Each
-    # step's 0.8 s timeout must count from when it holds a connection, or late calls time
-    # out after they were sent and their retries call the upstream twice.
-    settings.HTTP_REQUEST_POOL_MAX = 2
-    fake_platforms.set_delay("slack", 0.5)
+    # One connection, 0.3 s per call: the last of six calls starts after 1.5 s. Each step's
+    # 1.2 s timeout must count from when it holds a connection, or late calls time out after
+    # they were sent and their retries call the upstream twice. (A call has 0.9 s to spare,
+    # so a loaded machine does not make it time out on its own.)
+    settings.HTTP_REQUEST_POOL_MAX = 1
+    fake_platforms.set_delay("slack", 0.3)
     step = {"id": "hook", "action": "core.http_request", "with": slack(fake_platforms),
-            "timeout": "800ms", "retry": {"max_attempts": 3, "initial": "100ms"}}  # fmt: skip
+            "timeout": "1200ms", "retry": {"max_attempts": 3, "initial": "100ms"}}  # fmt: skip
     save_workflow({"name": "hooks", "trigger": {"manual": True}, "steps": [step]})
     from orchestrator.workflows import engine
     from orchestrator.workflows.models import StepRun, Workflow
 
     workflow = Workflow.objects.select_related("current_version").get()
-    for n in range(5):
+    for n in range(6):
         engine.create_run(workflow, trigger="manual", input={"n": n})
     drive()
     assert set(Run.objects.values_list("status", flat=True)) == {"succeeded"}
     assert set(StepRun.objects.values_list("attempts", flat=True)) == {1}
     keys = [call.headers.get("Idempotency-Key") for call in fake_platforms.calls("slack")]
-    assert len(keys) == 5 and len(set(keys)) == 5
-    assert fake_platforms.peak_in_flight() == 2
+    assert len(keys) == 6 and len(set(keys)) == 6
+    assert fake_platforms.peak_in_flight() == 1
