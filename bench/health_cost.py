@@ -1,6 +1,6 @@
 """What watching costs: ingest throughput with and without metrics, checks and pushes.
 
-`python -m bench health_cost [--rounds=2] [--seconds=10] [--connections=64]`
+`python -m bench health_cost [--rounds=2] [--seconds=10] [--connections=64] [--detect-every=30]`
 
 The ingest benchmark's server and load (bench/ingest.py: uvicorn, 2 workers, Postgres, Redis,
 wrk POSTing the 22 KB pull_request signed), run alternately in one session against:
@@ -37,8 +37,11 @@ PASSWORD = "bench-pass-" + "p" * 12
 DETECTION_LOOP = (
     "import time\nfrom orchestrator.health import detect\n"
     "detect.run_detection()\nprint('detection-ready', flush=True)\n"
-    "while True:\n    time.sleep(5)\n    detect.run_detection()\n"
+    "while True:\n    time.sleep({every})\n    detect.run_detection()\n"
 )
+# Seconds between detection rounds: the product's default (HEALTH_CHECK_INTERVAL_SECONDS)
+# unless --detect-every says otherwise (5 for a harsher watch).
+DETECT_EVERY = {"seconds": 30.0}
 
 
 def main(argv: list[str]) -> int:
@@ -46,6 +49,7 @@ def main(argv: list[str]) -> int:
     rounds, seconds = int(options.get("rounds", 2)), int(options.get("seconds", 10))
     connections = int(options.get("connections", 64))
     variants = options.get("variants", "without,with").split(",")
+    DETECT_EVERY["seconds"] = float(options.get("detect-every", 30))
     ingest.DB_NAME = "bench_health_cost"  # its own database: never the ingest benchmark's
     body = ingest.FIXTURE.read_bytes()
     body = ingest.json.dumps(ingest.json.loads(body), separators=(",", ":")).encode()
@@ -122,7 +126,8 @@ def observers(url: str, database_url: str, variant: str):
         threads.append(threading.Thread(target=scrape, args=(url, stop)))
     if variant in ("detection", "with"):
         detection = subprocess.Popen(
-            [sys.executable, "manage.py", "shell", "-c", DETECTION_LOOP],
+            [sys.executable, "manage.py", "shell", "-c",
+             DETECTION_LOOP.format(every=DETECT_EVERY["seconds"])],
             cwd=ingest.BASE_DIR, env=ingest.server_env(database_url),
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
