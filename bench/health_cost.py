@@ -6,8 +6,8 @@ The ingest benchmark's server and load (bench/ingest.py: uvicorn, 2 workers, Pos
 wrk POSTing the 22 KB pull_request signed), run alternately in one session against:
 - **without**: METRICS_ENABLED=false, nobody on the dashboard, no detection;
 - **with**: metrics recorded and flushed (the defaults), a staff browser's websocket on
-  /dashboard/ receiving pushes, the detection job every 5 s in its own process (the default
-  schedule is 30 s), and /metrics scraped every 5 s.
+  /dashboard/ receiving pushes, the detection job in its own process every `--detect-every`
+  seconds (default 30: the product's schedule), and /metrics scraped every 5 s.
 Target (issue 10): "with" loses under 5 % of the "without" rate (medians of the rounds).
 
 Throughput on a shared 2-core machine swings by tens of percent between phases, so the run
