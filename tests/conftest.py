@@ -47,6 +47,7 @@ def _fresh_cache_and_redis():
     from orchestrator.workflows import engine
 
     backends.health.reset()  # an outage one test made does not follow the next
+    backends._chosen.clear()  # stores built for another test's Redis (a private one) go too
     health_state.stored.invalidate()  # another test's health records were rolled back
     # Plans are cached by version id, and a flushed SQLite database hands the ids out again.
     engine.plan_for.cache_clear()

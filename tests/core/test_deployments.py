@@ -95,12 +95,18 @@ def done(path) -> bool:
 @pytest.fixture
 def on_private_redis(private_redis, settings):
     """This process on the private redis-server (both CI legs: SQLite has no Redis)."""
+    from orchestrator.core import backends
     from orchestrator.core.redis import redis_client
 
     settings.REDIS_URL = private_redis
     redis_client.cache_clear()
+    backends._chosen.clear()
     yield
+    # The chosen stores hold a client of this private server, which stops after the test:
+    # kept, they would fail every later test's lease and generation calls (Redis "down").
     redis_client.cache_clear()
+    backends._chosen.clear()
+    backends.health.reset()
 
 
 def test_two_deployments_on_one_redis_db_do_not_see_each_others_keys(
