@@ -44,13 +44,14 @@ def _fresh_cache_and_redis():
     from orchestrator.core import backends
     from orchestrator.events.throttle import throttle
     from orchestrator.health import state as health_state
-    from orchestrator.workflows import engine
+    from orchestrator.workflows import engine, triggers
 
     backends.health.reset()  # an outage one test made does not follow the next
     backends._chosen.clear()  # stores built for another test's Redis (a private one) go too
     health_state.stored.invalidate()  # another test's health records were rolled back
     # Plans are cached by version id, and a flushed SQLite database hands the ids out again.
     engine.plan_for.cache_clear()
+    triggers.CACHE.invalidate()  # compiled triggers too, for the same reason
     cache.clear()
     throttle.reset()  # the bad-signature buckets are per process, like the cache
     metrics.take_pending()  # counts recorded by an earlier test stay with it

@@ -22,15 +22,6 @@ postgres_only = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True)
-def _fresh_engine_caches():
-    engine.plan_for.cache_clear()
-    triggers.CACHE.invalidate()
-    yield
-    engine.plan_for.cache_clear()
-    triggers.CACHE.invalidate()
-
-
 def bulk_events(count: int, type: str = "github.issues.opened", source: str = "github"):
     """Stored `received` events, oldest first, without ringing (as if the doorbells were lost)."""
     Event.objects.bulk_create(

@@ -2,18 +2,7 @@
 
 import pytest
 
-from orchestrator.workflows import engine, triggers
 from tests.integrations.webhooks import webhook_secrets  # noqa: F401 - a shared fixture
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engine_caches():
-    """Ids are reused between tests: forget compiled triggers and plans."""
-    engine.plan_for.cache_clear()
-    triggers.CACHE.invalidate()
-    yield
-    engine.plan_for.cache_clear()
-    triggers.CACHE.invalidate()
 
 
 @pytest.fixture

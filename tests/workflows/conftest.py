@@ -2,17 +2,7 @@
 
 import pytest
 
-from orchestrator.workflows import definitions, dsl, engine, runner, triggers
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engine_caches():
-    """Ids are reused between tests (rolled-back sequences): forget compiled plans."""
-    engine.plan_for.cache_clear()
-    triggers.CACHE.invalidate()
-    yield
-    engine.plan_for.cache_clear()
-    triggers.CACHE.invalidate()
+from orchestrator.workflows import definitions, dsl, runner
 
 
 @pytest.fixture
