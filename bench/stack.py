@@ -101,13 +101,13 @@ def role(pid: int) -> str:
     except OSError:
         return "gone"
     text = b" ".join(argv)
-    if b"runworkflows" in text:
+    if b"runworkflows" in text or b"contexten runner" in text:
         return "runner"
     if b"qcluster" in text:
         return "runner cluster" if b"Q_CLUSTER_NAME=" in environ else "workers"
     if b"serve" in text:
         return "serve"
-    return "web"  # uvicorn, and the workers multiprocessing spawns for it
+    return "web"  # "contexten web" (forked by serve), or uvicorn run alone
 
 
 def snapshot(roots: list[int]) -> dict[int, tuple[str, int]]:

@@ -6,6 +6,10 @@ which is what operators and CI need and what a Procfile runner does not do. A ru
 is started again (its steps are taken over through their heartbeats), unless it keeps dying at
 start-up. Every child dies with the supervisor, even after kill -9 (`lifeline`), so a restart
 finds the port free.
+
+Web, workers and runners are forked from the supervisor with Django already imported
+(`prefork`); web processes share one listening socket the supervisor binds. The commands
+below (`web_command` and the others) run the same roles alone, on another host.
 """
 
 import contextlib
@@ -20,7 +24,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.core import lifeline
+from orchestrator.core import lifeline, prefork
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 STARTUP_TIMEOUT_S = 120  # web, workers and runners start together; slow on a busy 2-core host
@@ -28,25 +32,30 @@ STOP_GRACE_S = 10
 RUNNER_PREFIX = "runner-"
 EARLY_DEATH_S = 5  # a runner dying this soon after its start counts towards giving up
 EARLY_DEATHS_ALLOWED = 3
+LISTEN_BACKLOG = 2048  # uvicorn's own default
 
 
 class StartupError(Exception):
     """The supervisor cannot start: the message is the whole explanation."""
 
 
-def ensure_port_free(host: str, port: int) -> None:
-    """Fail with a one-line reason if HOST:PORT cannot be bound."""
+def listen(host: str, port: int) -> socket.socket:
+    """The web processes' listening socket, or a one-line reason it cannot be bound."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise StartupError(
-                    f"port {port} on {host} is already in use; stop the other server or set PORT"
-                ) from None
-            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {port} on {host} is already in use; stop the other server or set PORT"
+            ) from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(LISTEN_BACKLOG)
+    sock.set_inheritable(True)
+    return sock
 
 
 def web_command(host: str, port: int, workers: int) -> list[str]:
@@ -66,34 +75,72 @@ def runner_command() -> list[str]:
     return [sys.executable, str(BASE_DIR / "manage.py"), "runworkflows", "--skip-checks"]
 
 
+def serve_web(sock: socket.socket) -> int:
+    """A forked web process: uvicorn on the supervisor's socket, like `web_command`."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        "contexten_site.asgi:application", lifespan="off", access_log=False,
+        timeout_graceful_shutdown=5,
+    )  # fmt: skip
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    return 0 if server.started else 3  # uvicorn's own status for a failed start-up
+
+
+def run_workers() -> None:
+    from django.core.management import call_command
+
+    call_command("qcluster", skip_checks=True)
+
+
+def run_runner() -> None:
+    from django.core.management import call_command
+
+    call_command("runworkflows", skip_checks=True)
+
+
 @dataclass
 class Supervisor:
     host: str
     port: int
     web_workers: int = 1
     runners: int = 1
-    children: dict[str, subprocess.Popen] = field(default_factory=dict)
+    children: dict[str, subprocess.Popen | prefork.ForkedChild] = field(default_factory=dict)
     started_at: dict[str, float] = field(default_factory=dict)
     early_deaths: int = 0
     stopping: bool = False
-    # Extra supervised children (name -> argv, started before web) and the environment of
-    # every child (None: this process's): `make run` adds its sandboxes this way.
+    # Extra supervised children (name -> argv, started before web): `make run` adds its
+    # sandboxes this way. Every child has the supervisor's environment (it is forked).
     extra: dict[str, list[str]] = field(default_factory=dict)
-    env: dict[str, str] | None = None
 
     def start(self) -> None:
-        ensure_port_free(self.host, self.port)
-        for name, command in self.extra.items():
-            self.spawn(name, command)
-        self.spawn("web", web_command(self.host, self.port, self.web_workers))
-        self.spawn("workers", worker_command())
-        for index in range(self.runners):
-            self.spawn(f"{RUNNER_PREFIX}{index}", runner_command())
+        sock = listen(self.host, self.port)
+        try:
+            for name, command in self.extra.items():
+                self.spawn(name, command)
+            prefork.preload()
+            for index in range(self.web_workers):
+                name = "web" if self.web_workers == 1 else f"web-{index}"
+                self.fork(name, f"web :{self.port}", lambda: serve_web(sock))
+            self.fork("workers", "workers", run_workers)
+            for index in range(self.runners):
+                self.start_runner(index)
+        finally:
+            sock.close()  # the web processes hold it; a dead one is not replaced
+
+    def start_runner(self, index: int) -> None:
+        self.fork(f"{RUNNER_PREFIX}{index}", f"runner {index}", run_runner)
+
+    def fork(self, name: str, title: str, target) -> None:
+        self.children[name] = prefork.fork(f"contexten {title}", target)
+        self.started_at[name] = time.monotonic()
 
     def spawn(self, name: str, command: list[str]) -> None:
+        """An executed child (the demo's sandboxes): a program of its own, not Django's."""
         # A new session per child so a signal reaches the child's own workers too; the
         # lifeline ties the child (and, through the environment, its descendants) to us.
-        env = {**(self.env if self.env is not None else os.environ), lifeline.ENV: "1"}
+        env = {**os.environ, lifeline.ENV: "1"}
         self.children[name] = subprocess.Popen(  # noqa: S603 - our own fixed argv
             command,
             cwd=BASE_DIR,
@@ -141,7 +188,7 @@ class Supervisor:
                 file=sys.stderr,
                 flush=True,
             )
-            self.spawn(name, runner_command())
+            self.start_runner(int(name.removeprefix(RUNNER_PREFIX)))
 
     def watch(self) -> int:
         """Wait for a signal or a child's death; return the exit status."""
@@ -178,6 +225,6 @@ class Supervisor:
             child.wait()
 
 
-def kill_group(child: subprocess.Popen) -> None:
+def kill_group(child: subprocess.Popen | prefork.ForkedChild) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.pid, signal.SIGKILL)

@@ -2,34 +2,43 @@
 extension at it through `<NAME>_BASE_URL`; `make serve` never does (it has no such step)."""
 
 import base64
+import json
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
-from orchestrator.core.management.commands.demo import Command
-from orchestrator.core.supervisor import Supervisor
+from orchestrator.core.management.commands.demo import (
+    DEMO_PLAN,
+    Command,
+    demo_environment_and_plan,
+)
 from tests.conftest import BASE_DIR, free_port
 
 
 def test_demo_adds_a_sandbox_child_and_base_url_for_each_extension_that_ships_one(monkeypatch):
     monkeypatch.delenv("JIRA_BASE_URL", raising=False)
-    supervisor = Supervisor("127.0.0.1", free_port())
-    supervisor.env = {}
-    Command().add_extension_sandboxes(supervisor)
+    environ, plan = demo_environment_and_plan({})
+    factory, port = plan["extensions"]["jira"]
+    assert factory == "contexten_jira.sandbox.server.make_app"
+    assert environ["JIRA_BASE_URL"] == f"http://127.0.0.1:{port}"
+    assert "github" not in plan["extensions"]  # built-ins share integrations.sandbox
+    assert json.loads(environ[DEMO_PLAN]) == json.loads(json.dumps(plan))
+    command = Command()
+    command.plan = json.loads(environ[DEMO_PLAN])
+    supervisor = command.make_supervisor(
+        {"host": "127.0.0.1", "port": free_port(), "web_workers": 1, "runners": 1,
+         "no_drill": True, "events_every": 2.5}
+    )  # fmt: skip
     argv = supervisor.extra["jira sandbox"]
-    assert argv[1:4] == ["-m", "extensions.sandbox_host", "contexten_jira.sandbox.server.make_app"]
-    assert supervisor.env["JIRA_BASE_URL"] == f"http://127.0.0.1:{argv[-1]}"
-    assert "github sandbox" not in supervisor.extra  # built-ins share integrations.sandbox
+    assert argv[1:4] == ["-m", "extensions.sandbox_host", factory] and argv[-1] == str(port)
 
 
-def test_an_operator_set_base_url_is_left_alone(monkeypatch):
-    monkeypatch.setenv("JIRA_BASE_URL", "https://acme.atlassian.net")
-    supervisor = Supervisor("127.0.0.1", free_port())
-    supervisor.env = {}
-    Command().add_extension_sandboxes(supervisor)
-    assert "jira sandbox" not in supervisor.extra and "JIRA_BASE_URL" not in supervisor.env
+def test_an_operator_set_base_url_is_left_alone():
+    environ, plan = demo_environment_and_plan({"JIRA_BASE_URL": "https://acme.atlassian.net"})
+    assert "jira" not in plan["extensions"]
+    assert environ["JIRA_BASE_URL"] == "https://acme.atlassian.net"
 
 
 def test_the_sandbox_host_serves_the_manifest_factory():

@@ -79,7 +79,7 @@ def test_serve_exits_nonzero_when_a_child_dies(subprocess_env):
     process = start_served(subprocess_env, port)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health/live", process=process)
-        web = next(p for p in child_pids(process.pid) if b"uvicorn" in cmdline(p))
+        web = next(p for p in child_pids(process.pid) if b"contexten web" in cmdline(p))
         os.killpg(web, signal.SIGKILL)
         output, _ = process.communicate(timeout=30)
     finally:

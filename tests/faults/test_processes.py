@@ -36,7 +36,7 @@ def test_kill_9_of_the_web_process_mid_stream_loses_no_acknowledged_delivery(sub
         load = Load(base).start()
         try:
             load.wait_for(100)
-            web = next(p for p in child_pids(process.pid) if b"uvicorn" in cmdline(p))
+            web = next(p for p in child_pids(process.pid) if b"contexten web" in cmdline(p))
             os.kill(web, signal.SIGKILL)
             assert process.wait(timeout=60) == 1  # the supervisor stops with its child
         finally:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def runner_pids(serve_pid: int) -> set[int]:
-    """The supervisor's children that run `manage.py runworkflows`."""
+    """The supervisor's runner children (titled `contexten runner <n>`)."""
     found = set()
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -24,7 +24,7 @@ def runner_pids(serve_pid: int) -> set[int]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == serve_pid and fields[0] != "Z" and b"runworkflows" in argv:
+        if int(fields[1]) == serve_pid and fields[0] != "Z" and b"contexten runner" in argv:
             found.add(int(entry))
     return found
 
