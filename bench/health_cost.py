@@ -87,7 +87,8 @@ def run_variant(variant, database_url, body, seconds, connections, number):
             watching = observers(url, database_url, variant)
         with watching as watchers:
             before = product_cpu_s(server.pid, watchers)
-            phase = ingest.run_http(url, body, seconds, connections, "wrk", f"{variant}{number}")
+            tag = f"{variant.replace('+', '-')}{number}"  # delivery ids take no "+"
+            phase = ingest.run_http(url, body, seconds, connections, "wrk", tag)
             spent = product_cpu_s(server.pid, watchers) - before
         return phase, spent * 1000 / max(phase.count, 1)
     finally:
@@ -114,17 +115,19 @@ def start_server(database_url: str, extra: dict):
 
 @contextlib.contextmanager
 def observers(url: str, database_url: str, variant: str):
-    """Per variant: a dashboard viewer, the detection job, a Prometheus-like scraper."""
+    """Per variant: a dashboard viewer, the detection job, a Prometheus-like scraper
+    ("with" is all three; "viewer+detection" and the like pair them)."""
+    parts = {"viewer", "scrape", "detection"} if variant == "with" else set(variant.split("+"))
     stop = threading.Event()
     pushes = {"count": 0}
     threads, detection = [], None
-    if variant in ("viewer", "with"):
+    if "viewer" in parts:
         cookie = session_cookie(url)
         watch = lambda: asyncio.run(view(url, cookie, stop, pushes))  # noqa: E731
         threads.append(threading.Thread(target=watch))
-    if variant in ("scrape", "with"):
+    if "scrape" in parts:
         threads.append(threading.Thread(target=scrape, args=(url, stop)))
-    if variant in ("detection", "with"):
+    if "detection" in parts:
         detection = subprocess.Popen(
             [sys.executable, "manage.py", "shell", "-c",
              DETECTION_LOOP.format(every=DETECT_EVERY["seconds"])],

@@ -1,7 +1,8 @@
 """Backlog figures read from the database, the source of truth: what waits, and for how long.
 
-Shared by `/metrics` (gauges) and the dashboard snapshot. Each figure is one indexed query
-(`event_status_received`, `step_status_due`), cheap enough for every scrape and push.
+Shared by `/metrics` (gauges), the detection job and the dashboard snapshot. The counts are
+exact for a scrape and a detection round; the dashboard, which looks several times a second,
+counts up to DASHBOARD_COUNT_CAP and shows "10,000+" beyond it (`count_up_to`).
 """
 
 from __future__ import annotations
@@ -15,28 +16,45 @@ from orchestrator.workflows.models import StepRun, StepStatus
 
 EVENTS_WAITING = [EventStatus.RECEIVED, EventStatus.FAILED, EventStatus.DISPATCHED]
 STEPS_WAITING = [StepStatus.READY, StepStatus.WAITING]
+# The dashboard's counts stop here: HEALTH_BACKLOG_FAIL's default, past which the number no
+# longer changes what anyone does, and a count of it costs about 3 ms on Postgres.
+DASHBOARD_COUNT_CAP = 10_000
 
 
 def age_seconds(oldest, now) -> float:
     return round((now - oldest).total_seconds(), 3) if oldest else 0.0
 
 
-def event_backlog(now=None) -> dict:
-    """Events not yet done or dead: how many, and the age of the oldest."""
+def event_backlog(now=None, cap: int | None = None) -> dict:
+    """Events not yet done or dead: how many (at most `cap`), and the age of the oldest."""
     now = now or timezone.now()
-    row = Event.objects.filter(status__in=EVENTS_WAITING).aggregate(
-        depth=Count("pk"), oldest=Min("received_at")
-    )
-    return {"depth": row["depth"], "oldest_age_seconds": age_seconds(row["oldest"], now)}
+    depth, at_least = count_up_to(Event.objects.filter(status__in=EVENTS_WAITING), cap)
+    # One index lookup per status on (status, received_at); a MIN over the IN list would
+    # read every waiting row.
+    oldest = [
+        Event.objects.filter(status=status).aggregate(oldest=Min("received_at"))["oldest"]
+        for status in EVENTS_WAITING
+    ]
+    oldest = min((moment for moment in oldest if moment is not None), default=None)
+    return {"depth": depth, "at_least": at_least, "oldest_age_seconds": age_seconds(oldest, now)}
 
 
-def step_backlog(now=None) -> dict:
+def step_backlog(now=None, cap: int | None = None) -> dict:
     """Steps ready or waiting (backoff, an open breaker), and the oldest of them."""
     now = now or timezone.now()
-    row = StepRun.objects.filter(status__in=STEPS_WAITING).aggregate(
-        depth=Count("pk"), oldest=Min("ready_at")
-    )
-    return {"depth": row["depth"], "oldest_age_seconds": age_seconds(row["oldest"], now)}
+    waiting = StepRun.objects.filter(status__in=STEPS_WAITING)
+    depth, at_least = count_up_to(waiting, cap)
+    oldest = waiting.aggregate(oldest=Min("ready_at"))["oldest"]
+    return {"depth": depth, "at_least": at_least, "oldest_age_seconds": age_seconds(oldest, now)}
+
+
+def count_up_to(rows, cap: int | None) -> tuple[int, bool]:
+    """The count, or `cap` and True once there are more: a count reads every row it counts,
+    so an exact one costs most when the backlog is deepest (59 ms at 240k waiting events)."""
+    if cap is None:
+        return rows.count(), False
+    depth = rows.order_by()[: cap + 1].count()  # SELECT COUNT(*) FROM (... LIMIT cap + 1)
+    return min(depth, cap), depth > cap
 
 
 def steps_in_flight() -> dict[str, int]:
@@ -49,6 +67,6 @@ def steps_in_flight() -> dict[str, int]:
     return counts
 
 
-def backlogs() -> dict[str, dict]:
+def backlogs(cap: int | None = None) -> dict[str, dict]:
     now = timezone.now()
-    return {"events": event_backlog(now), "steps": step_backlog(now)}
+    return {"events": event_backlog(now, cap), "steps": step_backlog(now, cap)}

@@ -35,7 +35,7 @@ def build_snapshot() -> dict:
         "status": overall(rows),
         "components": rows,
         "breakers": health["breakers"],
-        "queues": queues.backlogs(),
+        "queues": queues.backlogs(cap=queues.DASHBOARD_COUNT_CAP),
         "in_flight": in_flight,
         "charts": charts,
         "rates": current_rates(charts),

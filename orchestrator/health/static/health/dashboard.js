@@ -56,6 +56,11 @@
       el("div", { class: "value", text: value }), el("div", { class: "sub", text: sub || "" }));
   }
 
+  // The server counts a queue up to a cap (health/queues.py): past it, "10,000+".
+  function depth(queue) {
+    return queue.depth.toLocaleString() + (queue.at_least ? "+" : "");
+  }
+
   function renderTiles(s) {
     const q = s.queues, flight = Object.values(s.in_flight).reduce(function (a, b) { return a + b; }, 0);
     const firing = s.alerts.filter(function (a) { return a.state === "firing"; }).length;
@@ -65,8 +70,8 @@
       tile("Health", s.status.toUpperCase(), firing ? firing + " alert(s) firing" : "no alerts firing", s.status),
       tile("Events/s", s.rates.events.toFixed(2), s.totals.events_stored.toLocaleString() + " stored in all", "", { "data-total": s.totals.events_stored }),
       tile("Runs/s", s.rates.runs.toFixed(2), s.totals.runs_succeeded.toLocaleString() + " succeeded · " + s.totals.runs_failed.toLocaleString() + " failed"),
-      tile("Event queue", String(q.events.depth), "oldest " + duration(q.events.oldest_age_seconds)),
-      tile("Step queue", String(q.steps.depth), "oldest " + duration(q.steps.oldest_age_seconds)),
+      tile("Event queue", depth(q.events), "oldest " + duration(q.events.oldest_age_seconds)),
+      tile("Step queue", depth(q.steps), "oldest " + duration(q.steps.oldest_age_seconds)),
       tile("In flight", String(flight), "steps calling out now"),
       tile("MTTR", duration(s.reliability.mttr_seconds), "resolved incidents, 30 d"),
       tile("Recovery success", percent(s.reliability.recovery_success_rate), "executions, 30 d"),
@@ -119,7 +124,7 @@
   function renderQueues(s) {
     const rows = Object.entries(s.queues).map(function (entry) {
       return el("tr", { "data-queue": entry[0] }, el("td", { text: entry[0] }),
-        el("td", { class: "num", "data-depth": entry[1].depth, text: entry[1].depth }),
+        el("td", { class: "num", "data-depth": entry[1].depth, text: depth(entry[1]) }),
         el("td", { class: "num", text: duration(entry[1].oldest_age_seconds) }));
     });
     Object.entries(s.in_flight).forEach(function (entry) {
