@@ -27,7 +27,7 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 
 from orchestrator.events.dispatch import sweep_events
 from orchestrator.workflows import doorbell, engine, sweeper
@@ -105,12 +105,30 @@ class ProcessRunner(Runner):
             doorbell.drop_presence(self.lease, self.id)
             if engine.seconds_until_next_due(0) is not None:
                 doorbell.ring()  # no runner process left: a runner task takes over
+        except DatabaseError:
+            pass  # the database is down: the presence lease lapses by itself
         finally:
             connections.close_all()
 
 
 def run_forever() -> int:
-    """Drive steps until SIGTERM or SIGINT; answer how many outcomes were recorded."""
+    """Drive steps until SIGTERM or SIGINT; answer how many outcomes were recorded.
+
+    A database outage does not end the process: the runner's work stops with it (its claims
+    are taken over through their heartbeats, as after a crash), the process waits for the
+    database to answer again, then starts a fresh runner. Exiting instead made the supervisor
+    restart it in a tight loop, and give up on the whole stack after a few early deaths.
+    """
+    recorded = 0
+    while True:
+        wait_for_database()
+        try:
+            return recorded + drive_one_runner()
+        except DatabaseError as exc:
+            logger.warning("workflows.runner.database-unavailable %s", one_line(exc))
+
+
+def drive_one_runner() -> int:
     close_old_connections()
     runner = ProcessRunner()
     doorbell.keep_presence(runner.lease, runner.id, LEASE_TTL_S)
@@ -121,6 +139,25 @@ def run_forever() -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, runner.stop)
-        return await runner.drive()
+        return await runner.drive()  # asyncio.run cancels what is still in flight
 
     return asyncio.run(main())
+
+
+def wait_for_database(longest_wait_s: float = 5.0) -> None:
+    """Block until the database answers, waiting longer between tries (SIGTERM still stops
+    the process: the default handler is in place outside the runner's loop)."""
+    wait_s = 0.5
+    while True:
+        try:
+            close_old_connections()
+            connections["default"].ensure_connection()
+            return
+        except DatabaseError:
+            connections.close_all()
+            time.sleep(wait_s)
+            wait_s = min(wait_s * 2, longest_wait_s)
+
+
+def one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200]
