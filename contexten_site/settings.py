@@ -166,8 +166,10 @@ if WORKFLOW_RUNNER_CLUSTER:
     }
 
 # --- Workflow engine (orchestrator/workflows) ---------------------------------------------
-# Steps one runner task keeps in flight at once (asyncio, not processes).
-WORKFLOW_MAX_IN_FLIGHT = read_int(env, "WORKFLOW_MAX_IN_FLIGHT", 500)
+# Steps one runner keeps in flight at once (asyncio, not processes). Above the largest pool
+# (HTTP_REQUEST_POOL_MAX, 500) plus its waiting share, so a burst on one platform leaves
+# room for every other platform's steps (docs/architecture.md, "Runners").
+WORKFLOW_MAX_IN_FLIGHT = read_int(env, "WORKFLOW_MAX_IN_FLIGHT", 1000)
 # Runner processes `manage.py serve` starts, each with its own platform pools: one per core,
 # since a busy runner is CPU-bound. Without runner processes (qcluster alone) it caps the
 # runner tasks instead (leases "runner:0".."runner:K-1"), each of which holds a worker.

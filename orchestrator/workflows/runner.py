@@ -36,6 +36,9 @@ LEASE_TTL_S = 5.0  # refreshed every second; a dead runner's lapses this fast
 HAND_BACK_AFTER_S = 5.0  # past the lifetime, steps still waiting for a slot are handed back
 LINGER_S = 2.0  # stay a moment after the last step: bursts arrive in waves
 HELP_EVERY_S = 1.0  # a saturated runner rings for more runners at most this often
+# Steps one claim takes at most: a platform's queue can overshoot its share by one batch,
+# so a small batch keeps room under WORKFLOW_MAX_IN_FLIGHT for the other platforms' steps.
+CLAIM_BATCH = 100
 
 
 def run_ready_steps(takeover: bool = False) -> int:
@@ -217,9 +220,8 @@ class Runner:
         """Claim what fits; without a lease (lost, or past the final look) claim nothing."""
         if time.monotonic() >= self.claim_until or (self.lease is None and not final):
             return False
-        queued = sum(not job.started for job in self.inflight.values())
-        limit = min(self.cap - len(self.inflight), self.queue_cap - queued)
-        jobs, decided = await self.db(steps.claim, limit, self.id)
+        limit = min(self.cap - len(self.inflight), self.queue_cap, CLAIM_BATCH)
+        jobs, decided = await self.db(steps.claim, limit, self.id, self._saturated_actions())
         self.finished += decided
         for job in jobs:
             self.inflight[asyncio.create_task(execute_job(job, self._slots(job)))] = job
@@ -236,17 +238,43 @@ class Runner:
         if await self.db(steps.anything_due):
             await self.db(partial(doorbell.ring, grow=True))
 
-    def _slots(self, job: Job) -> asyncio.Semaphore | None:
-        """One semaphore per platform, sized like its connection pool (`<PLATFORM>_POOL_MAX`)."""
+    def _saturated_actions(self) -> frozenset[str]:
+        """The actions of every platform this runner already holds its share of waiting
+        steps for (claimed, waiting for one of the platform's slots). Claims skip them, so a
+        burst on one platform (1,000 slow `core.http_request` calls) never keeps another
+        platform's steps from starting while its own slots are free."""
+        waiting: dict[str, set[str]] = {}
+        count: dict[str, int] = {}
+        for job in self.inflight.values():
+            platform = self._platform(job)
+            if job.started or platform is None:
+                continue
+            waiting.setdefault(platform, set()).add(job.action)
+            count[platform] = count.get(platform, 0) + 1
+        full = [p for p, n in count.items() if n >= self._waiting_share(p)]
+        return frozenset(action for platform in full for action in waiting[platform])
+
+    def _waiting_share(self, platform: str) -> int:
+        """Steps of `platform` this runner may hold waiting for a slot: its pool's size
+        shared among the runner processes alive, within the runner's whole queue."""
+        return max(1, min(self.queue_cap, self._pool_size(platform) // self.runners))
+
+    def _platform(self, job: Job) -> str | None:
         try:
-            platform = actions.get_action(job.action, job.extension_version).platform
+            return actions.get_action(job.action, job.extension_version).platform
         except (actions.UnknownAction, ImportError):
             return None
+
+    def _pool_size(self, platform: str) -> int:
+        return getattr(settings, f"{platform.upper()}_POOL_MAX", None) or self.cap
+
+    def _slots(self, job: Job) -> asyncio.Semaphore | None:
+        """One semaphore per platform, sized like its connection pool (`<PLATFORM>_POOL_MAX`)."""
+        platform = self._platform(job)
         if platform is None:
             return None
         if platform not in self.slots:
-            size = getattr(settings, f"{platform.upper()}_POOL_MAX", None) or self.cap
-            self.slots[platform] = asyncio.Semaphore(size)
+            self.slots[platform] = asyncio.Semaphore(self._pool_size(platform))
         return self.slots[platform]
 
     async def _housekeeping(self) -> None:

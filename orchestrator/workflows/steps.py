@@ -60,8 +60,11 @@ class Outcome:
     retry_after: float | None = None
 
 
-def claim(limit: int, runner: str) -> tuple[list[Job], list[Outcome]]:
-    """Claim up to `limit` due steps; answer jobs to run and outcomes decided already."""
+def claim(
+    limit: int, runner: str, skip_actions: frozenset[str] = frozenset()
+) -> tuple[list[Job], list[Outcome]]:
+    """Claim up to `limit` due steps, none of `skip_actions` (the runner's platforms with a
+    full queue); answer jobs to run and outcomes decided already."""
     if limit <= 0 or not anything_due():
         return [], []
     token = f"{runner}:{uuid.uuid4().hex[:8]}"
@@ -70,6 +73,8 @@ def claim(limit: int, runner: str) -> tuple[list[Job], list[Outcome]]:
         candidates = StepRun.objects.filter(
             status__in=STEP_CLAIMABLE, next_attempt_at__lte=now
         ).order_by("next_attempt_at")
+        if skip_actions:
+            candidates = candidates.exclude(action__in=skip_actions)
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True)
         ids = list(candidates.values_list("id", flat=True)[:limit])

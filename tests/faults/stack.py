@@ -7,7 +7,9 @@ A missing binary fails the test loudly: these scenarios never skip.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -228,3 +230,45 @@ def staff_client(env: dict, base: str) -> httpx.Client:
         "next": "/admin/"}, headers={"Referer": f"{base}/admin/login/"})  # fmt: skip
     assert answer.status_code == 302, answer.text[:300]
     return client
+
+
+class DashboardSocket(threading.Thread):
+    """A staff browser's `/ws/dashboard/` connection, kept open (reconnecting if it drops):
+    it records the Redis component's status from every snapshot it is pushed."""
+
+    def __init__(self, base: str, client: httpx.Client):
+        super().__init__(daemon=True)
+        self.url = base.replace("http://", "ws://") + "/ws/dashboard/"
+        self.headers = {"Origin": base, "Cookie": "; ".join(f"{k}={v}" for k, v in
+                                                            client.cookies.items())}  # fmt: skip
+        self.seen: list[str] = []  # "pass"/"fail" per snapshot, "dropped" per lost connection
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        asyncio.run(self.watch())
+
+    async def watch(self) -> None:
+        import websockets
+
+        while not self.stopping.is_set():
+            try:
+                connecting = websockets.connect(
+                    self.url, additional_headers=self.headers, max_size=None, open_timeout=10
+                )
+                async with connecting as socket:
+                    while not self.stopping.is_set():
+                        with contextlib.suppress(TimeoutError):
+                            self.record(json.loads(await asyncio.wait_for(socket.recv(), 0.5)))
+            except (OSError, websockets.WebSocketException):
+                self.seen.append("dropped")
+                await asyncio.sleep(0.5)
+
+    def record(self, message: dict) -> None:
+        if message.get("type") != "snapshot":
+            return
+        components = {row["name"]: row["status"] for row in message["data"]["components"]}
+        self.seen.append(components.get("redis:responseTime", "missing"))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=10)

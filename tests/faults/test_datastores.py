@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.faults.stack import (
+    DashboardSocket,
     Load,
     PrivatePostgres,
     PrivateRedis,
@@ -118,7 +119,8 @@ def test_redis_down_under_load_ingest_stays_durable_health_degrades_and_recovers
     """Promise: with Redis stopped, ingest still answers 2xx only for stored rows (the
     doorbell falls back: the rows are in Postgres, the sweeper re-drives them), health says
     Redis fails and recovers on its own once Redis is back, and every acknowledged event is
-    dispatched in the end. Nothing lost, no process restarted."""
+    dispatched in the end. Nothing lost, no process restarted. A dashboard left open keeps
+    receiving pushes through the outage, which show Redis failing, then passing again."""
     env = stack_env(postgres, redis_server.url)
     manage(env, "migrate", "--noinput")
     log = tmp_path / "serve.log"
@@ -126,22 +128,29 @@ def test_redis_down_under_load_ingest_stays_durable_health_degrades_and_recovers
         assert redis_status(health(base)) == "pass"
         staff = staff_client(env, base)
         assert dashboard_redis(staff) == "pass"
+        live = DashboardSocket(base, staff)
+        live.start()
+        wait_until(lambda: "pass" in live.seen, 30, "the open dashboard's first push")
         load = Load(base).start()
         try:
             load.wait_for(50)
             redis_server.stop()
-            down_from = len(load.answers)
+            down_from, pushed_before = len(load.answers), len(live.seen)
             load.wait_for(down_from + 100)
+            wait_until(lambda: "fail" in live.seen[pushed_before:], 30, "a push showing Redis down")
             down = answers_since(load, down_from)
             degraded = health(base)
             dashboard_degraded = dashboard_redis(staff)
             redis_server.start()
             wait_until(lambda: redis_status(health(base)) == "pass", 60, "health to recover")
             wait_until(lambda: dashboard_redis(staff) == "pass", 60, "the dashboard to recover")
+            pushed_down = len(live.seen)
+            wait_until(lambda: "pass" in live.seen[pushed_down:], 30, "a push showing it back")
             back_from = len(load.answers)
             load.wait_for(back_from + 50)
         finally:
             load.finish()
+            live.stop()
         assert redis_status(degraded) == "fail"
         assert dashboard_degraded == "fail"
         assert degraded["status"] in ("warn", "fail")

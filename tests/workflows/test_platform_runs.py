@@ -156,3 +156,36 @@ def test_past_its_lifetime_a_runner_hands_back_steps_still_queued_for_a_slot(
     drive()
     assert set(StepRun.objects.values_list("status", "attempts")) == {("succeeded", 1)}
     assert len(fake_platforms.calls("slack", "chat.postMessage")) == 3
+
+
+def test_a_platform_with_a_full_queue_does_not_hold_back_another_platforms_steps(
+    save_workflow, drive, fake_platforms, settings, monkeypatch
+):
+    """Slack has one slot and a long queue; a Linear step made after six Slack steps is
+    claimed beside the first two of them, not after the Slack queue: the claim skips a
+    platform whose waiting share is full. (Before, the runner claimed Slack steps up to its
+    whole queue, and the Linear step started only after the third Slack claim.)"""
+    from orchestrator.workflows import engine, runner
+    from orchestrator.workflows.models import Workflow
+
+    settings.SLACK_POOL_MAX = 1  # a waiting share of one Slack step
+    settings.WORKFLOW_MAX_IN_FLIGHT = 6
+    monkeypatch.setattr(runner, "CLAIM_BATCH", 2)
+    fake_platforms.set_delay("slack", 0.5)
+    for name, action, params in (
+        ("posts", "slack.post_message", {"channel": "#eng", "text": "n={{ event.n }}"}),
+        ("tickets", "linear.create_issue", {"title": "t={{ event.n }}"}),
+    ):
+        save_workflow({"name": name, "trigger": {"manual": True},
+                       "steps": [{"id": "only", "action": action, "with": params}]})  # fmt: skip
+    posts, tickets = (Workflow.objects.select_related("current_version").get(name=n)
+                      for n in ("posts", "tickets"))  # fmt: skip
+    for n in range(6):
+        engine.create_run(posts, trigger="manual", input={"n": n})
+    engine.create_run(tickets, trigger="manual", input={"n": 0})
+    drive()
+    assert set(StepRun.objects.values_list("status", flat=True)) == {"succeeded"}
+    slack_claims = sorted(StepRun.objects.filter(action="slack.post_message")
+                          .values_list("started_at", flat=True))  # fmt: skip
+    linear_claim = StepRun.objects.get(action="linear.create_issue").started_at
+    assert linear_claim < slack_claims[2], "claimed behind the Slack queue"
