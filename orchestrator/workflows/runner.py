@@ -27,6 +27,7 @@ from functools import partial
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from extensions import registry
 from orchestrator.workflows import actions, doorbell, engine, steps
 from orchestrator.workflows.steps import Job, Outcome
 
@@ -91,7 +92,12 @@ async def execute_job(job: Job, slots: asyncio.Semaphore | None = None) -> Outco
         )
     except TimeoutError:
         return outcome("error", error=f"timed out after {job.timeout_s:g}s")
-    except (actions.UnknownAction, ImportError) as exc:
+    except actions.UnknownAction as exc:
+        # The run was pinned by a process that already saw this version (a hot-swap a
+        # moment ago); this one may not yet. Look again at the next claim, and retry.
+        registry.view.next_check = 0.0
+        return outcome("error", error=f"action unavailable here yet: {exc}", retry_after=1.0)
+    except ImportError as exc:
         return outcome("error", error=f"action unavailable: {exc}", permanent=True)
     except Exception as exc:
         logger.exception("workflows.step.crashed step=%s run=%s", job.step_id, job.run_id)

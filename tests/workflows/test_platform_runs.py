@@ -189,3 +189,21 @@ def test_a_platform_with_a_full_queue_does_not_hold_back_another_platforms_steps
                           .values_list("started_at", flat=True))  # fmt: skip
     linear_claim = StepRun.objects.get(action="linear.create_issue").started_at
     assert linear_claim < slack_claims[2], "claimed behind the Slack queue"
+
+
+async def test_a_version_this_process_does_not_see_yet_is_retried_not_failed_for_good():
+    """A run pinned to a version another process just installed: this runner's registry
+    may lag by one poll, so the step is retried (and the registry looked at again), never
+    failed for good on the first try."""
+    from extensions import registry
+    from orchestrator.workflows.runner import execute_job
+    from orchestrator.workflows.steps import Job
+
+    registry.view.next_check = float("inf")
+    job = Job(step_run_id=1, token="t", run_id=1, step_id="ack", action="slack.post_message",
+              params={"channel": "#eng", "text": "hi"}, timeout_s=5, attempt=1,
+              extension="slack", extension_version="9.9.9")  # fmt: skip
+    outcome = await execute_job(job)
+    assert (outcome.kind, outcome.permanent, outcome.retry_after) == ("error", False, 1.0)
+    assert "9.9.9" in outcome.error
+    assert registry.view.next_check == 0.0
