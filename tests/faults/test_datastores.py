@@ -175,3 +175,47 @@ def test_redis_down_under_load_ingest_stays_durable_health_degrades_and_recovers
     assert done == len(stored_deliveries(postgres)) >= len(acknowledged)
     print(f"redis down: {len(load.answers)} answers, {len(down)} while Redis was down (all"
           f" 2xx), {len(acknowledged)} acknowledged, {done} dispatched")  # fmt: skip
+
+
+def test_redis_killed_then_postgres_under_load_loses_no_acknowledged_event(postgres, redis_server):
+    """Promise: Redis stops, then Postgres stops too, under one stream of deliveries; both
+    come back (Postgres first). Every delivery answered 2xx at any point is stored and, in
+    the end, dispatched; while Postgres was down every answer was a 503, never a 2xx; no
+    process restarted."""
+    env = stack_env(postgres, redis_server.url)
+    manage(env, "migrate", "--noinput")
+    with served(env) as (base, process):
+        load = Load(base).start()
+        try:
+            load.wait_for(40)
+            redis_server.stop()
+            load.wait_for(len(load.answers) + 40)  # stored, doorbells skipped
+            postgres.stop("fast")
+            both_down_from = len(load.answers)
+            load.wait_for(both_down_from + 8, timeout_s=90)
+            both_down = answers_since(load, both_down_from + 2)  # past those in flight
+            postgres.start()
+            back_from = len(load.answers)
+            ok_after = lambda: sum(200 <= s < 300 for _, s, _ in load.answers[back_from:])  # noqa: E731
+            wait_until(lambda: ok_after() >= 30, 90, "ingest to store again, Redis still down")
+            redis_server.start()
+            load.wait_for(len(load.answers) + 30)
+        finally:
+            load.finish()
+        assert {status for _, status, _ in both_down} == {503}, both_down
+        assert 500 not in load.statuses()
+        acknowledged = load.acknowledged()
+        assert acknowledged - stored_deliveries(postgres) == set()
+
+        def all_done() -> bool:
+            sweep(env)
+            rows = postgres.query(
+                "SELECT count(*) FROM events_event WHERE source = 'github' AND status <> 'done'"
+            )
+            return rows[0][0] == 0
+
+        wait_until(all_done, 90, "every stored event to be dispatched")
+        assert process.poll() is None, "recovered without a restart"
+    print(f"redis then postgres: {len(load.answers)} answers, {len(acknowledged)} acknowledged,"
+          f" all stored and dispatched; {len(both_down)} refused with 503 while both were"
+          " down")  # fmt: skip
