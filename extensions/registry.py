@@ -121,6 +121,12 @@ def due() -> bool:
     return not view.loaded or time.monotonic() >= view.next_check
 
 
+def check_soon() -> None:
+    """Make the next lookup check the generation: this process met a version it does not
+    know yet (another process installed or swapped it a moment ago)."""
+    view.next_check = 0.0
+
+
 def refresh() -> None:
     """Check the generation now if due (async callers run this in a thread first)."""
     if due():

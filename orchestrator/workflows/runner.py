@@ -95,7 +95,7 @@ async def execute_job(job: Job, slots: asyncio.Semaphore | None = None) -> Outco
     except actions.UnknownAction as exc:
         # The run was pinned by a process that already saw this version (a hot-swap a
         # moment ago); this one may not yet. Look again at the next claim, and retry.
-        registry.view.next_check = 0.0
+        registry.check_soon()
         return outcome("error", error=f"action unavailable here yet: {exc}", retry_after=1.0)
     except ImportError as exc:
         return outcome("error", error=f"action unavailable: {exc}", permanent=True)
@@ -250,6 +250,7 @@ class Runner:
         jobs, decided = await self.db(steps.claim, limit, self.id, self._saturated_actions())
         self.finished += decided
         for job in jobs:
+            job.platform = self._platform(job)
             self.inflight[asyncio.create_task(execute_job(job, self._slots(job)))] = job
         if len(jobs) + len(decided) >= limit and self.runners > 1:
             await self._ask_for_help()
@@ -269,16 +270,16 @@ class Runner:
         steps for (claimed, waiting for one of the platform's slots). Claims skip them, so a
         burst on one platform (1,000 slow `core.http_request` calls) never keeps another
         platform's steps from starting while its own slots are free."""
-        waiting: dict[str, set[str]] = {}
-        count: dict[str, int] = {}
+        waiting: dict[str, list[str]] = {}
         for job in self.inflight.values():
-            platform = self._platform(job)
-            if job.started or platform is None:
-                continue
-            waiting.setdefault(platform, set()).add(job.action)
-            count[platform] = count.get(platform, 0) + 1
-        full = [p for p, n in count.items() if n >= self._waiting_share(p)]
-        return frozenset(action for platform in full for action in waiting[platform])
+            if not job.started and job.platform is not None:
+                waiting.setdefault(job.platform, []).append(job.action)
+        return frozenset(
+            action
+            for platform, held in waiting.items()
+            if len(held) >= self._waiting_share(platform)
+            for action in held
+        )
 
     def _waiting_share(self, platform: str) -> int:
         """Steps of `platform` this runner may hold waiting for a slot: its pool's size
@@ -296,7 +297,7 @@ class Runner:
 
     def _slots(self, job: Job) -> asyncio.Semaphore | None:
         """One semaphore per platform, sized like its connection pool (`<PLATFORM>_POOL_MAX`)."""
-        platform = self._platform(job)
+        platform = job.platform
         if platform is None:
             return None
         if platform not in self.slots:

@@ -45,6 +45,7 @@ class Job:
     extension_version: str = ""
     extension_config: dict[str, Any] = field(default_factory=dict)
     started: bool = False  # set once the step holds a platform slot and begins its call
+    platform: str | None = None  # its action's platform (pool and slots), set at the claim
 
 
 @dataclass

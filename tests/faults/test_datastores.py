@@ -113,6 +113,17 @@ def sweep(env: dict) -> None:
            " sweep_events()")  # fmt: skip
 
 
+def wait_until_all_dispatched(env: dict, postgres: PrivatePostgres) -> None:
+    def all_done() -> bool:
+        sweep(env)
+        rows = postgres.query(
+            "SELECT count(*) FROM events_event WHERE source = 'github' AND status <> 'done'"
+        )
+        return rows[0][0] == 0
+
+    wait_until(all_done, 90, "every stored event to be dispatched")
+
+
 def test_redis_down_under_load_ingest_stays_durable_health_degrades_and_recovers(
     postgres, redis_server, tmp_path
 ):
@@ -157,15 +168,7 @@ def test_redis_down_under_load_ingest_stays_durable_health_degrades_and_recovers
         assert {status for _, status, _ in down} <= {200, 202}, "the database is up: store"
         acknowledged = load.acknowledged()
         assert acknowledged - stored_deliveries(postgres) == set()
-
-        def all_done() -> bool:
-            sweep(env)
-            rows = postgres.query(
-                "SELECT count(*) FROM events_event WHERE source = 'github' AND status <> 'done'"
-            )
-            return rows[0][0] == 0
-
-        wait_until(all_done, 90, "every stored event to be dispatched")
+        wait_until_all_dispatched(env, postgres)
         assert process.poll() is None
     lines = log.read_text().splitlines()
     down_seen = sum("backends.redis-down" in line for line in lines)
@@ -206,15 +209,7 @@ def test_redis_killed_then_postgres_under_load_loses_no_acknowledged_event(postg
         assert 500 not in load.statuses()
         acknowledged = load.acknowledged()
         assert acknowledged - stored_deliveries(postgres) == set()
-
-        def all_done() -> bool:
-            sweep(env)
-            rows = postgres.query(
-                "SELECT count(*) FROM events_event WHERE source = 'github' AND status <> 'done'"
-            )
-            return rows[0][0] == 0
-
-        wait_until(all_done, 90, "every stored event to be dispatched")
+        wait_until_all_dispatched(env, postgres)
         assert process.poll() is None, "recovered without a restart"
     print(f"redis then postgres: {len(load.answers)} answers, {len(acknowledged)} acknowledged,"
           f" all stored and dispatched; {len(both_down)} refused with 503 while both were"
