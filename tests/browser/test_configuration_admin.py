@@ -1,6 +1,7 @@
 """An operator in a real browser: change a configuration, compare versions, roll back."""
 
 import pytest
+from playwright.sync_api import expect
 
 from extensions.config import store
 from extensions.config.models import ConfigDocument
@@ -36,12 +37,16 @@ def test_operator_edits_compares_and_rolls_back_with_secrets_masked(served, brow
     page.select_option("#id_from", "1")
     page.select_option("#id_to", "2")
     page.click("input[type=submit][value='Compare']")
-    patch = page.inner_text("#config-patch")
-    assert "replace" in patch and "/team" in patch and "literal-secret" not in patch
+    # The click returns before the new page has loaded: wait for it, not for a fixed time.
+    page.wait_for_url("**/diff/?from=1&to=2")
+    patch = page.locator("#config-patch")
+    expect(patch).to_contain_text("replace")
+    expect(patch).to_contain_text("/team")
+    expect(patch).not_to_contain_text("literal-secret")
 
     page.goto(f"{base_url}/admin/config/configdocument/{document.pk}/change/")
     page.click("text=Roll back to this version")
-    assert "/team" in page.inner_text("#config-patch")
+    expect(page.locator("#config-patch")).to_contain_text("/team")
     page.click("input[type=submit][value='Roll back to this version']")
     page.wait_for_selector("text=core: now version 3")
     assert store.stored("core")["team"] == "a"
