@@ -171,10 +171,18 @@ class PlatformSandbox:
     def stop(self) -> None:
         if self._loop is None or self._runner is None:
             return
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._shut_down(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop = self._runner = None
+
+    async def _shut_down(self) -> None:
+        """Stop the site, then cancel what its handlers left behind (a delay being slept)."""
+        await self._runner.cleanup()
+        rest = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
 
     def _serve_forever(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)
@@ -186,7 +194,11 @@ class PlatformSandbox:
     async def _start_site(self) -> None:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("*", "/{platform:github|linear|slack}/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # A handler still sleeping out a long delay (a caller killed mid-call) must not hold
+        # up stop() for aiohttp's default 60 s.
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=4096, reuse_address=True)
         await site.start()

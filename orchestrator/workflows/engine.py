@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from extensions.registry import pin
+from orchestrator.core.bulk import update_rows
 from orchestrator.health import metrics
 from orchestrator.workflows import doorbell, dsl, fastpath
 from orchestrator.workflows.models import (
@@ -289,7 +290,7 @@ STEP_FIELDS = ["status", "error", "finished_at", "next_attempt_at", "ready_at"]
 
 def save_steps(steps: list[StepRun]) -> None:
     if steps:
-        StepRun.objects.bulk_update(steps, STEP_FIELDS)
+        update_rows(steps, STEP_FIELDS)
 
 
 def due_steps(now=None):

@@ -11,13 +11,16 @@ process polls instead (runner_process.py).
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q
 from django.db.models.functions import Now
-from django.utils import timezone
 
 PROCESS_PREFIX = "proc:"
+# A new lease row lapsed long ago. Not this host's now: SQLite's database time has
+# milliseconds, so a row stamped with this host's microseconds in the same millisecond
+# read as not yet lapsed, and the first take of every fresh lease could fail.
+NEVER_HELD = datetime(2000, 1, 1, tzinfo=UTC)
 PROCESSES = "processes"  # sorted set: presence lease name -> expiry (epoch ms)
 WAKE = "wake"  # list a ring pushes to; an idle runner process waits on it (BLPOP)
 WAKE_BACKLOG = 16
@@ -96,7 +99,7 @@ class DatabaseLeases:
         clock jumps, still agree on when a lease lapses."""
         from orchestrator.workflows.models import EngineBeacon
 
-        EngineBeacon.objects.get_or_create(name=name, defaults={"expires_at": timezone.now()})
+        EngineBeacon.objects.get_or_create(name=name, defaults={"expires_at": NEVER_HELD})
         taken = EngineBeacon.objects.filter(
             Q(expires_at__lte=Now()) | Q(holder=holder), name=name
         ).update(holder=holder, expires_at=Now() + timedelta(seconds=ttl_s))

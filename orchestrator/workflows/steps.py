@@ -14,12 +14,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
-from django.db.models.functions import Now
+from django.db.models import F, Q, Window
+from django.db.models.functions import Now, RowNumber
 from django.utils import timezone
 
 from extensions import registry
 from extensions.config import store as config_store
+from orchestrator.core.bulk import update_rows
 from orchestrator.health import metrics
 from orchestrator.workflows.engine import Plan, advance, finish_succeeded, plan_for, save_steps
 from orchestrator.workflows.models import STEP_CLAIMABLE, Run, RunStatus, StepRun, StepStatus
@@ -61,24 +62,28 @@ class Outcome:
     retry_after: float | None = None
 
 
+# Claims rank the due steps by their turn within their workflow. A claim looks at the oldest
+# CLAIM_SCAN_FACTOR x `limit` due steps and the newest `limit` (two bounded index scans, so its
+# cost does not grow with the backlog): a step just made ready is among the newest however
+# deep another workflow's backlog is.
+CLAIM_SCAN_FACTOR = 4
+
+
 def claim(
     limit: int, runner: str, skip_actions: frozenset[str] = frozenset()
 ) -> tuple[list[Job], list[Outcome]]:
     """Claim up to `limit` due steps, none of `skip_actions` (the runner's platforms with a
-    full queue); answer jobs to run and outcomes decided already."""
+    full queue); answer jobs to run and outcomes decided already.
+
+    Workflows take turns: each workflow's oldest due step comes before any workflow's second,
+    so a burst of 1,000 runs of one workflow does not hold another's new step behind its
+    whole backlog (Temporal's fairness keys do this for task queues)."""
     if limit <= 0 or not anything_due():
         return [], []
     token = f"{runner}:{uuid.uuid4().hex[:8]}"
     now = timezone.now()
     with transaction.atomic():
-        candidates = StepRun.objects.filter(
-            status__in=STEP_CLAIMABLE, next_attempt_at__lte=now
-        ).order_by("next_attempt_at")
-        if skip_actions:
-            candidates = candidates.exclude(action__in=skip_actions)
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        ids = list(candidates.values_list("id", flat=True)[:limit])
+        ids = _lock_in_turn(_in_turn(limit, now, skip_actions), limit)
         StepRun.objects.filter(id__in=ids, status__in=STEP_CLAIMABLE).update(
             status=StepStatus.RUNNING,
             claimed_by=token,
@@ -92,6 +97,46 @@ def claim(
         .order_by("id")
     )
     return prepare(claimed, token)
+
+
+def _in_turn(limit: int, now, skip_actions: frozenset[str]) -> list[int]:
+    """Ids of due steps in claim order: by turn within their workflow, then oldest first.
+    Twice `limit`, so a runner whose first choices another runner has just locked still
+    finds steps to take."""
+    due = StepRun.objects.filter(status__in=STEP_CLAIMABLE, next_attempt_at__lte=now)
+    if skip_actions:
+        due = due.exclude(action__in=skip_actions)
+    oldest = due.order_by("next_attempt_at").values("id")[: limit * CLAIM_SCAN_FACTOR]
+    newest = due.order_by("-next_attempt_at").values("id")[:limit]
+    turn = Window(
+        RowNumber(),
+        partition_by=[F("run__workflow_id")],
+        order_by=[F("next_attempt_at").asc(), F("id").asc()],
+    )
+    ranked = (
+        StepRun.objects.filter(Q(id__in=oldest) | Q(id__in=newest))
+        .annotate(turn=turn)
+        .order_by("turn", "next_attempt_at", "id")
+        .values_list("id", flat=True)
+    )
+    return list(ranked[: limit * 2])
+
+
+LOCK_IN_TURN = (
+    f"SELECT s.id FROM {StepRun._meta.db_table} s"  # noqa: S608 - our table; values are parameters
+    " JOIN unnest(%s::bigint[]) WITH ORDINALITY AS c(id, turn) ON c.id = s.id"
+    " WHERE s.status = ANY(%s) ORDER BY c.turn LIMIT %s FOR UPDATE OF s SKIP LOCKED"
+)
+
+
+def _lock_in_turn(ranked: list[int], limit: int) -> list[int]:
+    """The first `limit` of `ranked` that no other claim holds (Postgres: locked in rank
+    order, `SKIP LOCKED`). SQLite has one writer at a time: the guarded UPDATE is the lock."""
+    if not ranked or not connection.features.has_select_for_update_skip_locked:
+        return ranked[:limit]
+    with connection.cursor() as cursor:
+        cursor.execute(LOCK_IN_TURN, [ranked, list(STEP_CLAIMABLE), limit])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def anything_due() -> bool:
@@ -193,6 +238,18 @@ def template_context(run: Run, plan: Plan, steps: dict[str, dict]) -> dict[str, 
     }
 
 
+OUTCOME_FIELDS = [
+    "status",
+    "output",
+    "error",
+    "finished_at",
+    "next_attempt_at",
+    "attempts",
+    "claimed_by",
+    "heartbeat_at",
+]
+
+
 def record(outcomes: list[Outcome]) -> int:
     """Write outcomes and advance their runs in one transaction; answer how many were kept."""
     if not outcomes:
@@ -211,19 +268,7 @@ def record(outcomes: list[Outcome]) -> int:
         ]
         for outcome in kept:
             _apply_outcome(steps[outcome.step_run_id], outcome)
-        StepRun.objects.bulk_update(
-            [steps[o.step_run_id] for o in kept],
-            [
-                "status",
-                "output",
-                "error",
-                "finished_at",
-                "next_attempt_at",
-                "attempts",
-                "claimed_by",
-                "heartbeat_at",
-            ],
-        )
+        update_rows([steps[o.step_run_id] for o in kept], OUTCOME_FIELDS)
         _advance_runs({steps[o.step_run_id].run_id: steps[o.step_run_id].run for o in kept})
     record_durations(steps[o.step_run_id] for o in kept)
     return len(kept)
