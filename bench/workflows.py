@@ -24,7 +24,9 @@ Phases, all in one run:
 3. latency: signed issues webhooks at `--rate`/s for `--seconds` s, alone; per run, the first
    step's started_at minus the event's received_at;
 4. mixed: the same stream, with the 1,000-step burst fired one second in; the stream's
-   latency, and `/health/` and `/admin/login/` probed every 0.25 s throughout.
+   latency over the burst's whole window, and split in two: while the burst arrives (its
+   first webhook sent to its last step started) and while all its steps are in flight (to
+   its last run finished); `/health/` and `/admin/login/` probed every 0.25 s throughout.
 5. with `--per-step=N`, the rejected one-task-per-step design (bench/workflows_per_step.py).
 """
 
@@ -33,7 +35,6 @@ import hashlib
 import hmac
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -42,6 +43,7 @@ from pathlib import Path
 from bench import stack
 from bench.results import emit
 from bench.upstream import Upstream
+from bench.workflows_report import report, report_memory, summary
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PG_HOST = os.environ.get("BENCH_PG", "postgres://root@127.0.0.1:5432")
@@ -298,9 +300,13 @@ def burst_result(upstream: Upstream, prefix: str, first_sent: float, runs: int) 
 
     mine = Run.objects.filter(workflow__name=CONCURRENCY, event__delivery_id__startswith=prefix)
     last = mine.aggregate(last=Max("finished_at"))["last"]
+    last_started = mine.aggregate(last=Max("steps__started_at"))["last"]
     result = {
         "elapsed_s": (last.timestamp() - first_sent) if last else float("nan"),
         "last_finished": last.timestamp() if last else float("nan"),
+        # Until then the burst is still arriving (webhooks stored, runs created, steps
+        # claimed); after it, all its steps are in flight at the upstream.
+        "last_started": last_started.timestamp() if last_started else float("nan"),
         "succeeded": mine.filter(status="succeeded").count(),
         "calls": upstream.calls(),
         "duplicates": upstream.duplicates(),
@@ -366,8 +372,11 @@ def mixed_phase(upstream: Upstream, url: str, runs: int, rate: int, seconds: int
     wait_for_runs(CONCURRENCY, runs * 2)
     burst = burst_result(upstream, "mix-burst", first_sent, runs)
     during = latencies("mix-stream", (first_sent, burst["last_finished"]))
+    arriving = latencies("mix-stream", (first_sent, burst["last_started"]))
+    in_flight = latencies("mix-stream", (burst["last_started"], burst["last_finished"]))
     stream = latencies("mix-stream")
-    return {"burst": burst, "stream": stream, "during": during, "probes": probes}
+    return {"burst": burst, "stream": stream, "during": during, "probes": probes,
+            "arriving": arriving, "in_flight": in_flight}  # fmt: skip
 
 
 async def probe(url: str, probes: dict, done: asyncio.Event) -> None:
@@ -403,100 +412,3 @@ def per_step_phase(options: dict, delay: float, fake):
     from bench.workflows_per_step import measure
 
     return measure(int(options["per-step"]), delay, fake)
-
-
-# --- report -------------------------------------------------------------------------------
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def report_memory(idle: dict, concurrency: dict) -> None:
-    idle_roles, peak_roles = stack.by_role(idle), stack.by_role(concurrency["per_process"])
-    print("memory (MB): role: processes, idle sum (largest), under load sum of peaks (largest)")
-    for name in sorted(set(idle_roles) | set(peak_roles)):
-        i, p = idle_roles.get(name, (0, 0, 0)), peak_roles.get(name, (0, 0, 0))
-        print(
-            f"  {name}: {p[0] or i[0]}, idle {i[1]:.0f} ({i[2]:.0f}), load {p[1]:.0f} ({p[2]:.0f})"
-        )
-    total_idle = sum(kb for _, kb in idle.values()) / 1024
-    print(f"  all: idle {total_idle:.0f}, peak of the sum {concurrency['peak_rss_mb']:.0f} "
-          f"over {concurrency['processes']} processes")  # fmt: skip
-
-
-def line(name: str, values: list[float], rate: int) -> str:
-    return (
-        f"latency {name}: n={len(values)} at {rate}/s: p50 {pct(values, 50):.1f} ms, "
-        f"p95 {pct(values, 95):.1f} ms, p99 {pct(values, 99):.1f} ms, "
-        f"max {max(values, default=float('nan')):.1f} ms"
-    )
-
-
-def report(reference, c, latency, mixed, per_step, runs, delay, rate, seconds) -> int:
-    print(f"reference: {runs} direct aiohttp calls at {delay:g} s: {reference:.2f} s")
-    print(
-        f"concurrency: {c['accepted']}/{runs} webhooks accepted in {c['sent_s']:.2f} s; "
-        f"{c['succeeded']} runs succeeded; first webhook -> last run finished "
-        f"{c['elapsed_s']:.2f} s ({c['elapsed_s'] / reference:.1f}x the reference); "
-        f"{c['calls']} calls, {c['duplicates']} made twice; "
-        f"peak {c['peak_in_flight']} in flight at the upstream"
-    )
-    print(line(f"alone, {seconds} s", latency["total"], rate))
-    b = mixed["burst"]
-    print(
-        f"mixed: burst of {runs} finished {b['elapsed_s']:.2f} s after its first webhook, "
-        f"{b['succeeded']} succeeded, {b['duplicates']} made twice"
-    )
-    print(line("mixed, whole stream", mixed["stream"]["total"], rate))
-    print(line("mixed, while the burst was in flight", mixed["during"]["total"], rate))
-    for path, answers in mixed["probes"].items():
-        ms = [m for status, m in answers if status]
-        bad = sum(status not in (200, 302) for status, _ in answers)
-        print(f"probe {path}: {len(answers)} probes, {bad} not answered 200/302, "
-              f"p50 {pct(ms, 50):.0f} ms, p95 {pct(ms, 95):.0f} ms, "
-              f"max {max(ms, default=0):.0f} ms")  # fmt: skip
-    if per_step:
-        print(f"alternative, one task per step: {per_step['count']} steps at {delay:g} s in "
-              f"{per_step['elapsed_s']:.2f} s = {per_step['per_s']:.1f} steps/s")  # fmt: skip
-    met = (
-        c["elapsed_s"] <= 10 and c["peak_rss_mb"] < 2048 and c["duplicates"] == 0
-        and c["succeeded"] == runs and pct(mixed["during"]["total"], 95) < 100
-    )  # fmt: skip
-    print(
-        f"targets (<=10 s, <2 GB, no call twice, mixed p95 <100 ms): {'met' if met else 'NOT met'}"
-    )
-    if latency["total"]:
-        print(f"latency median alone: {statistics.median(latency['total']):.1f} ms")
-    return met
-
-
-def summary(mode, options, idle, reference, c, latency, mixed, met) -> dict:
-    """The figures `manage.py bench` writes into docs/performance.md."""
-
-    def spread(values):
-        return {q: round(pct(values, q), 1) for q in (50, 95, 99)}
-
-    peaks = stack.by_role(c["per_process"])
-    memory = {
-        name: {"processes": n, "idle_mb": round(mb), "load_mb": round(peaks.get(name, (0, 0))[1])}
-        for name, (n, mb, _) in stack.by_role(idle).items()
-    }
-    probes = {
-        path: {"answered": sum(st in (200, 302) for st, _ in a), "probes": len(a),
-               "p95_ms": round(pct([m for st, m in a if st], 95))}
-        for path, a in mixed["probes"].items()
-    }  # fmt: skip
-    return {
-        "mode": mode, "settings": options or "defaults", "met": met,
-        "reference_s": round(reference, 2), "elapsed_s": round(c["elapsed_s"], 2),
-        "ratio": round(c["elapsed_s"] / reference, 1), "succeeded": c["succeeded"],
-        "calls": c["calls"], "duplicates": c["duplicates"], "peak_in_flight": c["peak_in_flight"],
-        "peak_rss_mb": round(c["peak_rss_mb"]), "processes": c["processes"],
-        "idle_rss_mb": round(sum(kb for _, kb in idle.values()) / 1024), "memory": memory,
-        "latency_alone": spread(latency["total"]),
-        "mixed_burst_s": round(mixed["burst"]["elapsed_s"], 2),
-        "mixed_duplicates": mixed["burst"]["duplicates"],
-        "latency_mixed": spread(mixed["during"]["total"]), "probes": probes,
-    }  # fmt: skip
