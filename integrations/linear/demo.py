@@ -27,6 +27,10 @@ steps:
     with:
       channel: "#eng"
       text: "{{ steps.ticket.output.identifier }} for PR #{{ event.data.number }}"
+    # Outlasts `make run`'s 45 s Slack drill (1+2+4+8+16+30+30 s of backoff): the notice is
+    # late, never lost. With the default 3 attempts, runs that failed twice before the
+    # breaker opened failed for good.
+    retry: {max_attempts: 8, backoff: exponential, initial: 1s, max: 30s}
 """
 
 
