@@ -57,6 +57,10 @@ def dispatch_events(event_ids: list[int]) -> dict[str, int]:
 
 def dispatch_claimed(events: list[Event]) -> dict[int, str]:
     """Call every subscriber with the claimed batch and record each event's outcome."""
+    # The batch sees the registry as it is now, not as this process last looked (up to a
+    # poll ago): an event sent after an upgrade or a disable was answered runs on the new
+    # state. One generation read per batch.
+    registry.check_soon()
     outcomes: dict[int, str] = {}
     held = [event for event in events if registry.is_disabled(event.source)]
     if held:

@@ -74,7 +74,9 @@ def test_url_verification_with_bad_signature_is_401(client):
     assert post(client, URL, body, headers).status_code == 401
 
 
-@pytest.mark.parametrize("skew", [-301, 301, -86400])
+# A few seconds past the window: the header is whole seconds and the server reads its clock
+# later, so 301 s could be 300 by then (it was, once in CI).
+@pytest.mark.parametrize("skew", [-305, 305, -86400])
 def test_timestamp_outside_300_seconds_is_401(client, skew):
     body = compact(load("slack", "app_mention__default"))
     response = post(client, URL, body, slack_headers(body, timestamp=time.time() + skew))
