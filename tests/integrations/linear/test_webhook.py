@@ -56,7 +56,8 @@ def test_redelivery_with_same_header_is_duplicate(client):
     assert len(stored_events()) == 1
 
 
-@pytest.mark.parametrize("skew", [-61, 61, -3600, 86400])
+# Past the window by a margin: the clock moves on while the request is handled.
+@pytest.mark.parametrize("skew", [-65, 65, -3600, 86400])
 def test_timestamp_outside_60_seconds_is_401(client, skew):
     body = linear_body(load("linear", "issue__create"), sent_at=time.time() + skew)
     response = post(client, URL, body, linear_headers(body))
