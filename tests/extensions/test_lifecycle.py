@@ -153,3 +153,35 @@ def test_a_path_that_is_no_package_is_refused_in_one_line(tmp_path):
         lifecycle.install(tmp_path / "missing.whl")
     with pytest.raises(lifecycle.LifecycleError, match=r"no pyproject\.toml"):
         lifecycle.install(tmp_path)
+
+
+def test_an_event_dispatched_after_an_upgrade_pins_the_new_version_whatever_the_poll(tmp_path):
+    """A worker whose registry view predates an upgrade (it looked a moment before, and its
+    next look is a poll away) still pins the new version for an event it dispatches after
+    the upgrade: each dispatch batch checks the generation first."""
+    import time
+
+    from orchestrator.events.dispatch import dispatch_event
+    from orchestrator.events.store import store_payload
+    from orchestrator.workflows import definitions
+    from orchestrator.workflows.models import StepRun
+
+    lifecycle.install(build_echo(tmp_path, "1.0.0"))
+    lifecycle.install(build_echo(tmp_path, "2.0.0"))
+    definitions.create_workflow({
+        "name": "echo-on-push",
+        "trigger": {"event": "github.push"},
+        "steps": [{"id": "say", "action": "echo.say", "with": {"text": "hi"}}],
+    })  # fmt: skip
+    assert registry.pin("echo.say") == ("echo", "1.0.0")
+    before = (registry.view.value, registry.view.generation)
+    lifecycle.upgrade("echo", "2.0.0", actor="another process")
+    # This process now plays the worker that had looked just before the upgrade.
+    registry.view.value, registry.view.generation = before
+    registry.view.next_check = time.monotonic() + 60
+    assert registry.pin("echo.say") == ("echo", "1.0.0"), "the stale view, as set up"
+
+    stored = store_payload("github", "github.push", "push-after-upgrade", {"ref": "main"})
+    dispatch_event(stored.id)
+    step = StepRun.objects.get(run__workflow__name="echo-on-push")
+    assert (step.extension, step.extension_version) == ("echo", "2.0.0")
