@@ -1,7 +1,7 @@
 """Many rows' fields written in one `UPDATE … FROM (VALUES …)`.
 
 Django's `bulk_update` builds one `CASE WHEN pk = … THEN …` per field per row, and compiling
-those expressions is pure Python: writing 500 step outcomes (8 fields each) spent 80 % of a
+those expressions is pure Python: writing 500 step outcomes (8 fields each) spent 81 % of a
 runner's recording time there, holding the GIL its event loop needed (docs/performance.md,
 "Mixed load"). Here the statement is a string and the values go as parameters, prepared by
 each field for the connection's database, so Postgres and SQLite (3.33+, UPDATE FROM) take
@@ -10,7 +10,7 @@ the same statement. Only what `bulk_update` did for us is kept: no signals, no `
 
 from django.db import connections, router
 
-BATCH_ROWS = 500  # parameters per statement stay under SQLite's 32,766 (9 fields x 500)
+MAX_PARAMETERS = 30_000  # per statement, under SQLite's limit of 32,766
 
 
 def update_rows(objects: list, field_names: list[str]) -> int:
@@ -23,10 +23,11 @@ def update_rows(objects: list, field_names: list[str]) -> int:
     connection = connections[using]
     fields = [model._meta.get_field(name) for name in field_names]
     statement = _statement(model, fields, connection)
+    batch_rows = max(1, MAX_PARAMETERS // (len(fields) + 1))
     changed = 0
     with connection.cursor() as cursor:
-        for start in range(0, len(objects), BATCH_ROWS):
-            batch = objects[start : start + BATCH_ROWS]
+        for start in range(0, len(objects), batch_rows):
+            batch = objects[start : start + batch_rows]
             rows = ", ".join([_row_placeholder(len(fields) + 1)] * len(batch))
             params = [value for obj in batch for value in _row(obj, fields, connection)]
             cursor.execute(statement.format(rows=rows), params)

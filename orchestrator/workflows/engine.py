@@ -12,7 +12,6 @@ from functools import lru_cache
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from extensions.registry import pin
@@ -20,6 +19,7 @@ from orchestrator.core.bulk import update_rows
 from orchestrator.health import metrics
 from orchestrator.workflows import doorbell, dsl, fastpath
 from orchestrator.workflows.models import (
+    STEP_CLAIMABLE,
     STEP_FINISHED,
     Run,
     RunStatus,
@@ -294,10 +294,9 @@ def save_steps(steps: list[StepRun]) -> None:
 
 
 def due_steps(now=None):
-    """Steps a runner may claim now."""
-    now = now or timezone.now()
+    """Steps a runner may claim now (the `step_claim_order` index's own condition)."""
     return StepRun.objects.filter(
-        Q(status=StepStatus.READY) | Q(status=StepStatus.WAITING), next_attempt_at__lte=now
+        status__in=STEP_CLAIMABLE, next_attempt_at__lte=now or timezone.now()
     )
 
 

@@ -22,7 +22,14 @@ from extensions import registry
 from extensions.config import store as config_store
 from orchestrator.core.bulk import update_rows
 from orchestrator.health import metrics
-from orchestrator.workflows.engine import Plan, advance, finish_succeeded, plan_for, save_steps
+from orchestrator.workflows.engine import (
+    Plan,
+    advance,
+    due_steps,
+    finish_succeeded,
+    plan_for,
+    save_steps,
+)
 from orchestrator.workflows.models import STEP_CLAIMABLE, Run, RunStatus, StepRun, StepStatus
 from orchestrator.workflows.templating import ConfigView, TemplateProblem, is_truthy, render_value
 
@@ -63,9 +70,10 @@ class Outcome:
 
 
 # Claims rank the due steps by their turn within their workflow. A claim looks at the oldest
-# CLAIM_SCAN_FACTOR x `limit` due steps and the newest `limit` (two bounded index scans, so its
-# cost does not grow with the backlog): a step just made ready is among the newest however
-# deep another workflow's backlog is.
+# CLAIM_SCAN_FACTOR x `limit` due steps and the newest `limit`: a step just made ready is among
+# the newest however deep another workflow's backlog is. On Postgres these are two bounded
+# scans of `step_claim_order`, so the cost does not grow with the backlog; SQLite cannot match
+# that partial index to bound parameters and sorts the due rows.
 CLAIM_SCAN_FACTOR = 4
 
 
@@ -103,7 +111,7 @@ def _in_turn(limit: int, now, skip_actions: frozenset[str]) -> list[int]:
     """Ids of due steps in claim order: by turn within their workflow, then oldest first.
     Twice `limit`, so a runner whose first choices another runner has just locked still
     finds steps to take."""
-    due = StepRun.objects.filter(status__in=STEP_CLAIMABLE, next_attempt_at__lte=now)
+    due = due_steps(now)
     if skip_actions:
         due = due.exclude(action__in=skip_actions)
     oldest = due.order_by("next_attempt_at", "id").values("id")[: limit * CLAIM_SCAN_FACTOR]
@@ -150,9 +158,7 @@ def _lock_in_turn(ranked: list[int], limit: int) -> list[int]:
 
 def anything_due() -> bool:
     """A cheap read first, so an idle runner never opens a write transaction."""
-    return StepRun.objects.filter(
-        status__in=STEP_CLAIMABLE, next_attempt_at__lte=timezone.now()
-    ).exists()
+    return due_steps().exists()
 
 
 def prepare(claimed: list[StepRun], token: str) -> tuple[list[Job], list[Outcome]]:
