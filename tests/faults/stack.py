@@ -242,6 +242,7 @@ class DashboardSocket(threading.Thread):
         self.headers = {"Origin": base, "Cookie": "; ".join(f"{k}={v}" for k, v in
                                                             client.cookies.items())}  # fmt: skip
         self.seen: list[str] = []  # "pass"/"fail" per snapshot, "dropped" per lost connection
+        self.updates: list[dict] = []  # the payloads of relayed `dashboard.update` messages
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -264,6 +265,8 @@ class DashboardSocket(threading.Thread):
                 await asyncio.sleep(0.5)
 
     def record(self, message: dict) -> None:
+        if message.get("type") == "update":
+            self.updates.append(message["payload"])
         if message.get("type") != "snapshot":
             return
         components = {row["name"]: row["status"] for row in message["data"]["components"]}

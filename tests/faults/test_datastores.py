@@ -8,6 +8,7 @@ claims are counted against the rows in the private database.
 
 import html
 import re
+import time
 
 import httpx
 import pytest
@@ -107,6 +108,17 @@ def dashboard_redis(staff) -> str | None:
     return found and found[1]
 
 
+def relayed(env: dict, socket: DashboardSocket) -> bool:
+    """Send a `dashboard.update` to the group from another process; answer whether `socket`
+    has received one (sent now or by an earlier call)."""
+    manage(env, "shell", "-c", "from asgiref.sync import async_to_sync;"
+           " from channels.layers import get_channel_layer;"
+           " async_to_sync(get_channel_layer().group_send)('dashboard',"
+           " {'type': 'dashboard.update', 'payload': {'probe': 'after-outage'}})")  # fmt: skip
+    time.sleep(0.5)
+    return {"probe": "after-outage"} in socket.updates
+
+
 def sweep(env: dict) -> None:
     """What the sweeper schedule does each minute, run now (the test does not wait for it)."""
     manage(env, "shell", "-c", "from orchestrator.events.dispatch import sweep_events;"
@@ -131,7 +143,8 @@ def test_redis_down_under_load_ingest_stays_durable_health_degrades_and_recovers
     doorbell falls back: the rows are in Postgres, the sweeper re-drives them), health says
     Redis fails and recovers on its own once Redis is back, and every acknowledged event is
     dispatched in the end. Nothing lost, no process restarted. A dashboard left open keeps
-    receiving pushes through the outage, which show Redis failing, then passing again."""
+    receiving pushes through the outage, which show Redis failing, then passing again; one
+    opened during the outage connects at once and sees the same."""
     env = stack_env(postgres, redis_server.url)
     manage(env, "migrate", "--noinput")
     log = tmp_path / "serve.log"
@@ -141,6 +154,7 @@ def test_redis_down_under_load_ingest_stays_durable_health_degrades_and_recovers
         assert dashboard_redis(staff) == "pass"
         live = DashboardSocket(base, staff)
         live.start()
+        opened_down = DashboardSocket(base, staff)  # opened during the outage: no Redis needed
         wait_until(lambda: "pass" in live.seen, 30, "the open dashboard's first push")
         load = Load(base).start()
         try:
@@ -149,6 +163,8 @@ def test_redis_down_under_load_ingest_stays_durable_health_degrades_and_recovers
             down_from, pushed_before = len(load.answers), len(live.seen)
             load.wait_for(down_from + 100)
             wait_until(lambda: "fail" in live.seen[pushed_before:], 30, "a push showing Redis down")
+            opened_down.start()
+            wait_until(lambda: opened_down.seen, 30, "the socket opened while Redis is down")
             down = answers_since(load, down_from)
             degraded = health(base)
             dashboard_degraded = dashboard_redis(staff)
@@ -157,11 +173,18 @@ def test_redis_down_under_load_ingest_stays_durable_health_degrades_and_recovers
             wait_until(lambda: dashboard_redis(staff) == "pass", 60, "the dashboard to recover")
             pushed_down = len(live.seen)
             wait_until(lambda: "pass" in live.seen[pushed_down:], 30, "a push showing it back")
+            wait_until(lambda: "pass" in opened_down.seen, 30, "the later socket seeing it back")
+            # and it has joined the layer since: a message from another process reaches it
+            wait_until(lambda: relayed(env, opened_down), 30, "a relayed message on that socket")
             back_from = len(load.answers)
             load.wait_for(back_from + 50)
         finally:
             load.finish()
             live.stop()
+            if opened_down.is_alive():
+                opened_down.stop()
+        assert opened_down.seen[0] == "fail", opened_down.seen[:5]  # not "dropped": it opened
+        assert "dropped" not in opened_down.seen, opened_down.seen
         assert redis_status(degraded) == "fail"
         assert dashboard_degraded == "fail"
         assert degraded["status"] in ("warn", "fail")
