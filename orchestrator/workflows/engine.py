@@ -14,6 +14,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from extensions import registry
 from extensions.registry import pin
 from orchestrator.core.bulk import update_rows
 from orchestrator.health import metrics
@@ -62,6 +63,11 @@ def create_run(
     workflow: Workflow, *, event=None, trigger: str = "event", input: dict | None = None
 ) -> Run | None:
     """Start a run of the workflow's current version; None if this event already has one."""
+    if event is None:
+        # A manual or scheduled run pins what is installed now, not what this process saw up
+        # to a poll ago (an upgrade another process made a moment before); dispatch checks
+        # once per batch for the runs of events.
+        registry.check_soon()
     plan = plan_for(workflow.current_version_id)
     if fastpath.usable(plan, event):
         run_id = fastpath.insert_running_run(

@@ -185,3 +185,37 @@ def test_an_event_dispatched_after_an_upgrade_pins_the_new_version_whatever_the_
     dispatch_event(stored.id)
     step = StepRun.objects.get(run__workflow__name="echo-on-push")
     assert (step.extension, step.extension_version) == ("echo", "2.0.0")
+
+
+@pytest.mark.parametrize("entry", ["manual", "schedule"])
+def test_a_run_started_by_hand_or_schedule_after_an_upgrade_pins_the_new_version(
+    tmp_path, entry, api_client
+):
+    """The same for runs that start without an event: the API's trigger and a schedule's
+    task each check the generation before they pin."""
+    import time
+
+    from orchestrator.workflows import definitions
+    from orchestrator.workflows.models import StepRun
+    from orchestrator.workflows.triggers import run_scheduled
+
+    lifecycle.install(build_echo(tmp_path, "1.0.0"))
+    lifecycle.install(build_echo(tmp_path, "2.0.0"))
+    definitions.create_workflow({
+        "name": "echo-by-hand",
+        "trigger": {"manual": True} if entry == "manual" else {"schedule": "*/5 * * * *"},
+        "steps": [{"id": "say", "action": "echo.say", "with": {"text": "hi"}}],
+    })  # fmt: skip
+    assert registry.pin("echo.say") == ("echo", "1.0.0")
+    before = (registry.view.value, registry.view.generation)
+    lifecycle.upgrade("echo", "2.0.0", actor="another process")
+    registry.view.value, registry.view.generation = before
+    registry.view.next_check = time.monotonic() + 60
+    assert registry.pin("echo.say") == ("echo", "1.0.0"), "the stale view, as set up"
+
+    if entry == "manual":
+        assert api_client.post("/api/workflows/echo-by-hand/trigger/").status_code == 201
+    else:
+        assert run_scheduled("echo-by-hand") is not None
+    step = StepRun.objects.get(run__workflow__name="echo-by-hand")
+    assert (step.extension, step.extension_version) == ("echo", "2.0.0")
