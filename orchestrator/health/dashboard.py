@@ -133,6 +133,8 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         again every REJOIN_EVERY_S; the pushes need no layer, and meanwhile they are what
         shows the operator that Redis is failing."""
         if self.relay is not None and self.relay.done():  # the layer failed under it
+            if not self.relay.cancelled() and (error := self.relay.exception()) is not None:
+                logger.warning("dashboard.layer-relay-failed error=%s", type(error).__name__)
             self.relay = None
         if self.relay is None and await self.join():
             self.relay = asyncio.create_task(self.relay_messages())

@@ -155,36 +155,46 @@ def test_a_path_that_is_no_package_is_refused_in_one_line(tmp_path):
         lifecycle.install(tmp_path)
 
 
-def test_an_event_dispatched_after_an_upgrade_pins_the_new_version_whatever_the_poll(tmp_path):
-    """A worker whose registry view predates an upgrade (it looked a moment before, and its
-    next look is a poll away) still pins the new version for an event it dispatches after
-    the upgrade: each dispatch batch checks the generation first."""
+def stale_view_after_upgrade(tmp_path, name: str, trigger: dict) -> None:
+    """echo 1.0.0 and 2.0.0 installed, a workflow `name` using echo.say, then an upgrade to
+    2.0.0 by another process, with this process playing one whose view predates it (it
+    looked a moment before, and its next look is a poll away)."""
     import time
 
-    from orchestrator.events.dispatch import dispatch_event
-    from orchestrator.events.store import store_payload
     from orchestrator.workflows import definitions
-    from orchestrator.workflows.models import StepRun
 
     lifecycle.install(build_echo(tmp_path, "1.0.0"))
     lifecycle.install(build_echo(tmp_path, "2.0.0"))
     definitions.create_workflow({
-        "name": "echo-on-push",
-        "trigger": {"event": "github.push"},
+        "name": name,
+        "trigger": trigger,
         "steps": [{"id": "say", "action": "echo.say", "with": {"text": "hi"}}],
     })  # fmt: skip
     assert registry.pin("echo.say") == ("echo", "1.0.0")
     before = (registry.view.value, registry.view.generation)
     lifecycle.upgrade("echo", "2.0.0", actor="another process")
-    # This process now plays the worker that had looked just before the upgrade.
     registry.view.value, registry.view.generation = before
     registry.view.next_check = time.monotonic() + 60
     assert registry.pin("echo.say") == ("echo", "1.0.0"), "the stale view, as set up"
 
+
+def pinned(name: str) -> tuple[str, str]:
+    from orchestrator.workflows.models import StepRun
+
+    step = StepRun.objects.get(run__workflow__name=name)
+    return step.extension, step.extension_version
+
+
+def test_an_event_dispatched_after_an_upgrade_pins_the_new_version_whatever_the_poll(tmp_path):
+    """A worker whose registry view predates an upgrade still pins the new version for an
+    event it dispatches after the upgrade: each dispatch batch checks the generation first."""
+    from orchestrator.events.dispatch import dispatch_event
+    from orchestrator.events.store import store_payload
+
+    stale_view_after_upgrade(tmp_path, "echo-on-push", {"event": "github.push"})
     stored = store_payload("github", "github.push", "push-after-upgrade", {"ref": "main"})
     dispatch_event(stored.id)
-    step = StepRun.objects.get(run__workflow__name="echo-on-push")
-    assert (step.extension, step.extension_version) == ("echo", "2.0.0")
+    assert pinned("echo-on-push") == ("echo", "2.0.0")
 
 
 @pytest.mark.parametrize("entry", ["manual", "schedule"])
@@ -193,29 +203,12 @@ def test_a_run_started_by_hand_or_schedule_after_an_upgrade_pins_the_new_version
 ):
     """The same for runs that start without an event: the API's trigger and a schedule's
     task each check the generation before they pin."""
-    import time
-
-    from orchestrator.workflows import definitions
-    from orchestrator.workflows.models import StepRun
     from orchestrator.workflows.triggers import run_scheduled
 
-    lifecycle.install(build_echo(tmp_path, "1.0.0"))
-    lifecycle.install(build_echo(tmp_path, "2.0.0"))
-    definitions.create_workflow({
-        "name": "echo-by-hand",
-        "trigger": {"manual": True} if entry == "manual" else {"schedule": "*/5 * * * *"},
-        "steps": [{"id": "say", "action": "echo.say", "with": {"text": "hi"}}],
-    })  # fmt: skip
-    assert registry.pin("echo.say") == ("echo", "1.0.0")
-    before = (registry.view.value, registry.view.generation)
-    lifecycle.upgrade("echo", "2.0.0", actor="another process")
-    registry.view.value, registry.view.generation = before
-    registry.view.next_check = time.monotonic() + 60
-    assert registry.pin("echo.say") == ("echo", "1.0.0"), "the stale view, as set up"
-
+    trigger = {"manual": True} if entry == "manual" else {"schedule": "*/5 * * * *"}
+    stale_view_after_upgrade(tmp_path, "echo-by-hand", trigger)
     if entry == "manual":
         assert api_client.post("/api/workflows/echo-by-hand/trigger/").status_code == 201
     else:
         assert run_scheduled("echo-by-hand") is not None
-    step = StepRun.objects.get(run__workflow__name="echo-by-hand")
-    assert (step.extension, step.extension_version) == ("echo", "2.0.0")
+    assert pinned("echo-by-hand") == ("echo", "2.0.0")

@@ -218,17 +218,22 @@ def wait_until(predicate, timeout_s: float, what: str) -> None:
 
 def staff_client(env: dict, base: str) -> httpx.Client:
     """A staff session on the served stack, logged in through the admin's own form."""
-    import re
-
     manage(env | {"DJANGO_SUPERUSER_PASSWORD": "fault-pass-123"}, "createsuperuser",
            "--noinput", "--username", "ops", "--email", "ops@example.com")  # fmt: skip
+    return log_in(base, "ops", "fault-pass-123")
+
+
+def log_in(base: str, username: str, password: str) -> httpx.Client:
+    """A session logged in through the admin's own form (CSRF cookie and token)."""
+    import re
+
     client = httpx.Client(base_url=base, timeout=30)
     page = client.get("/admin/login/").text
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
     answer = client.post("/admin/login/?next=/admin/", data={
-        "csrfmiddlewaretoken": token, "username": "ops", "password": "fault-pass-123",
+        "csrfmiddlewaretoken": token, "username": username, "password": password,
         "next": "/admin/"}, headers={"Referer": f"{base}/admin/login/"})  # fmt: skip
-    assert answer.status_code == 302, answer.text[:300]
+    assert answer.status_code == 302, answer.text[:300]  # a refused login shows the form again
     return client
 
 
