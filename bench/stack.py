@@ -5,6 +5,7 @@ workers), `workers` (qcluster: its sentinel, monitor, pusher and worker processe
 `runner` (`runworkflows`) and `runner cluster` (a runner qcluster, a measured alternative).
 """
 
+import json
 import os
 import signal
 import socket
@@ -56,6 +57,34 @@ def start_process(env: dict, *argv: str) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+class SandboxProcess:
+    """The platform sandbox (integrations/sandbox.py) in a process of its own: in the
+    benchmark's process it shared a GIL with the load generator, whose work then slowed the
+    answers the stack waits on. Only its settings are read (`env()`); a phase that programs
+    faults or delays uses the in-process sandbox instead."""
+
+    def __init__(self):
+        self.process: subprocess.Popen | None = None
+        self.settings: dict[str, str] = {}
+
+    def start(self) -> "SandboxProcess":
+        argv = [sys.executable, "-m", "integrations.sandbox"]
+        self.process = subprocess.Popen(argv, cwd=BASE_DIR, stdout=subprocess.PIPE, text=True)
+        self.settings = json.loads(self.process.stdout.readline())
+        return self
+
+    def env(self) -> dict[str, str]:
+        return dict(self.settings)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
 
 
 def stop_server(server: subprocess.Popen) -> None:

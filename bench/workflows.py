@@ -8,7 +8,9 @@ trigger latency, the two together, and the RSS of every process.
 Nothing is set unless named: `manage.py serve` runs with the product's defaults against a fresh
 Postgres database (`bench_workflows`) and Redis, the production shape. Besides the database,
 Redis and the webhook secret, the only settings are the fakes' URLs and HTTP_REQUEST_ALLOWLIST
-for the loopback upstream (the SSRF guard refuses loopback otherwise).
+for the loopback upstream (the SSRF guard refuses loopback otherwise). The platform sandbox
+and the upstream run in processes of their own, so this process's load generator does not
+slow the answers the stack waits on.
 - `--mode=processes` (the default): runner processes beside web and workers;
 - `--mode=tasks`: `serve --runners=0`, so runners are django-q2 tasks on the dispatch cluster
   (the design before, kept as the fallback for a deployment running qcluster alone);
@@ -42,7 +44,7 @@ from pathlib import Path
 
 from bench import stack
 from bench.results import emit
-from bench.upstream import Upstream
+from bench.upstream import UpstreamProcess
 from bench.workflows_report import report, report_memory, summary
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -100,9 +102,7 @@ def main(argv: list[str]) -> int:
     mode = options.get("mode", "processes")
     database_url = prepare_database()
     setup_django(database_url)
-    from tests.fakes.platforms import FakePlatforms
-
-    fake, upstream = FakePlatforms().start(), Upstream(delay).start()
+    fake, upstream = start_fakes(options), UpstreamProcess(delay).start()
     save(concurrency_workflow(upstream.url))
     save(LATENCY_WORKFLOW)
     env = server_env(database_url, fake, options, mode)
@@ -120,6 +120,7 @@ def main(argv: list[str]) -> int:
         for process in filter(None, [extra, server]):
             stack.stop_server(process)
         fake.stop()
+        upstream.stop()
     print(f"mode: {mode}; settings: {json.dumps(options) if options else 'defaults'}")
     report_memory(idle, concurrency)
     met = report(reference, concurrency, latency, mixed, per_step, runs, delay, rate, seconds)
@@ -148,6 +149,17 @@ def prepare_database() -> str:
         check=True,
     )
     return database_url
+
+
+def start_fakes(options: dict):
+    """The platform sandbox and the upstream each run in a process of their own, apart from
+    this one's load generator; the per-step phase programs the sandbox's delay, so with it
+    the sandbox runs here."""
+    if int(options.get("per-step", 0)):
+        from tests.fakes.platforms import FakePlatforms
+
+        return FakePlatforms().start()
+    return stack.SandboxProcess().start()
 
 
 def setup_django(database_url: str) -> None:
@@ -232,7 +244,7 @@ async def send_webhooks(url: str, bodies: list[tuple[str, str, bytes]], rate: fl
     return statuses
 
 
-def reference_calls(upstream: Upstream, runs: int) -> float:
+def reference_calls(upstream: UpstreamProcess, runs: int) -> float:
     """The floor: the same number of calls to the upstream from a bare aiohttp client."""
     import aiohttp
 
@@ -279,7 +291,7 @@ def stream_bodies(prefix: str, count: int) -> list:
     ]
 
 
-def concurrency_phase(upstream: Upstream, roots: list[int], url: str, runs: int) -> dict:
+def concurrency_phase(upstream: UpstreamProcess, roots: list[int], url: str, runs: int) -> dict:
     sampler = stack.RssSampler(roots)
     sampler.start()
     first_sent = time.time()
@@ -293,7 +305,7 @@ def concurrency_phase(upstream: Upstream, roots: list[int], url: str, runs: int)
             "per_process": sampler.per_process}  # fmt: skip
 
 
-def burst_result(upstream: Upstream, prefix: str, first_sent: float, runs: int) -> dict:
+def burst_result(upstream: UpstreamProcess, prefix: str, first_sent: float, runs: int) -> dict:
     from django.db.models import Max
 
     from orchestrator.workflows.models import Run
@@ -350,7 +362,7 @@ def latencies(prefix: str, window: tuple[float, float] | None = None) -> dict:
     return {"count": len(total), "total": total, "to_run": to_run}
 
 
-def mixed_phase(upstream: Upstream, url: str, runs: int, rate: int, seconds: int) -> dict:
+def mixed_phase(upstream: UpstreamProcess, url: str, runs: int, rate: int, seconds: int) -> dict:
     """The stream at `rate`/s with the burst fired one second in; probes throughout."""
     stream = stream_bodies("mix-stream", rate * seconds)
 
