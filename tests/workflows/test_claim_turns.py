@@ -4,6 +4,7 @@ behind its backlog, and two claims at once never take the same step."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from orchestrator.workflows import engine, steps
@@ -81,3 +82,27 @@ def test_two_claims_at_once_take_different_steps(save_workflow):
     assert first and second
     assert not first & second
     assert StepRun.objects.filter(status="running").count() == len(first) + len(second)
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="Postgres claims in one statement")
+def test_the_one_statement_claim_reads_the_claim_order_index_from_both_ends(save_workflow):
+    """Its oldest and newest scans are bounded reads of `step_claim_order`, so a claim's cost
+    does not grow with the backlog: at 20,000 due steps the plan names the index both ways."""
+    start(save_workflow, "burst", 1)
+    run_id = StepRun.objects.get().run_id
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO workflows_steprun (run_id, step_id, action, extension,"
+            " extension_version, position, status, attempts, error, claimed_by,"
+            " next_attempt_at) SELECT %s, 'backlog-' || n, 'core.log', '', '', 0, 'ready', 0,"
+            " '', '', now() - n * interval '1 ms' FROM generate_series(1, 20000) n",
+            [run_id],
+        )
+        cursor.execute("ANALYZE workflows_steprun")
+        params = {"now": timezone.now(), "skip": [], "oldest": 400, "limit": 100}
+        params |= {"running": "running", "token": "explain"}
+        cursor.execute("EXPLAIN " + steps.CLAIM_SQL, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Scan using step_claim_order" in plan
+    assert "Scan Backward using step_claim_order" in plan
