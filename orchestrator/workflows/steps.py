@@ -22,6 +22,8 @@ from extensions import registry
 from extensions.config import store as config_store
 from orchestrator.core.bulk import update_rows
 from orchestrator.health import metrics
+from orchestrator.workflows import claim_sql
+from orchestrator.workflows.claim_sql import CLAIM_SCAN_FACTOR
 from orchestrator.workflows.engine import (
     Plan,
     advance,
@@ -69,12 +71,9 @@ class Outcome:
     retry_after: float | None = None
 
 
-# Claims rank the due steps by their turn within their workflow. A claim looks at the oldest
-# CLAIM_SCAN_FACTOR x `limit` due steps and the newest `limit`: a step just made ready is among
-# the newest however deep another workflow's backlog is. On Postgres these are two bounded
-# scans of `step_claim_order`, so the cost does not grow with the backlog; SQLite cannot match
-# that partial index to bound parameters and sorts the due rows.
-CLAIM_SCAN_FACTOR = 4
+# Claims rank the due steps by their turn within their workflow (claim_sql.py says how). On
+# SQLite, which cannot match the `step_claim_order` partial index to bound parameters, the
+# ranking sorts the due rows; the embedded default holds small backlogs.
 
 
 def claim(
@@ -91,21 +90,15 @@ def claim(
     token = f"{runner}:{uuid.uuid4().hex[:8]}"
     now = timezone.now()
     if connection.vendor == "postgresql":
-        ids = _claim_in_one_statement(limit, token, now, skip_actions)
+        claimed = claim_sql.claim_steps(limit, token, now, skip_actions)
     else:
-        ids = _claim_in_steps(limit, token, now, skip_actions)
-    if not ids:
-        return [], []
-    claimed = list(
-        StepRun.objects.filter(id__in=ids, claimed_by=token, status=StepStatus.RUNNING)
-        .select_related("run", "run__event")
-        .order_by("id")
-    )
+        claimed = _claim_in_steps(limit, token, now, skip_actions)
     return prepare(claimed, token)
 
 
-def _claim_in_steps(limit: int, token: str, now, skip_actions: frozenset[str]) -> list[int]:
-    """SQLite: rank, then the guarded UPDATE (one writer at a time is the lock)."""
+def _claim_in_steps(limit: int, token: str, now, skip_actions: frozenset[str]) -> list[StepRun]:
+    """SQLite: rank, the guarded UPDATE (one writer at a time is the lock), then read the
+    claimed steps back by token, with their runs and events."""
     if not anything_due():
         return []
     with transaction.atomic():
@@ -117,7 +110,11 @@ def _claim_in_steps(limit: int, token: str, now, skip_actions: frozenset[str]) -
             heartbeat_at=Now(),
             started_at=now,
         )
-    return ids
+    return list(
+        StepRun.objects.filter(id__in=ids, claimed_by=token, status=StepStatus.RUNNING)
+        .select_related("run", "run__event")
+        .order_by("id")
+    )
 
 
 def _in_turn(limit: int, now, skip_actions: frozenset[str]) -> list[int]:
@@ -139,53 +136,6 @@ def _in_turn(limit: int, now, skip_actions: frozenset[str]) -> list[int]:
         .values_list("id", flat=True)
     )
     return list(ranked[:limit])
-
-
-# Postgres: the same ranking, the lock and the UPDATE as one statement, one round trip and
-# no ORM compiling. Through the ORM a claim was five statements; with the CPU shared among
-# web, workers and runners, its wall time (35 ms a claim at 200 events/s, 84 % of a runner's
-# time) was most of the wait between a run's creation and its step's start. The claimable
-# statuses are written into the text so the planner matches `step_claim_order`'s condition;
-# the oldest and newest scans read that index from either end. `LIMIT … FOR UPDATE SKIP
-# LOCKED` counts only the rows it locks, so a claim racing another takes the next in turn.
-STEPS, RUNS = StepRun._meta.db_table, Run._meta.db_table
-CLAIMABLE_SQL = ", ".join(f"'{status}'" for status in STEP_CLAIMABLE)
-CLAIM_SQL = f"""
-    WITH due AS (
-        (SELECT id FROM {STEPS} WHERE status IN ({CLAIMABLE_SQL}) AND next_attempt_at <= %(now)s
-            AND action <> ALL(%(skip)s) ORDER BY next_attempt_at, id LIMIT %(oldest)s)
-        UNION
-        (SELECT id FROM {STEPS} WHERE status IN ({CLAIMABLE_SQL}) AND next_attempt_at <= %(now)s
-            AND action <> ALL(%(skip)s) ORDER BY next_attempt_at DESC, id DESC LIMIT %(limit)s)
-    ), ranked AS (
-        SELECT s.id, s.next_attempt_at, row_number() OVER (
-            PARTITION BY r.workflow_id ORDER BY s.next_attempt_at, s.id) AS turn
-        FROM {STEPS} s JOIN {RUNS} r ON r.id = s.run_id WHERE s.id IN (SELECT id FROM due)
-    ), picked AS (
-        SELECT s.id FROM {STEPS} s JOIN ranked ON ranked.id = s.id
-        WHERE s.status IN ({CLAIMABLE_SQL})
-        ORDER BY ranked.turn, ranked.next_attempt_at, ranked.id
-        LIMIT %(limit)s FOR UPDATE OF s SKIP LOCKED
-    )
-    UPDATE {STEPS} SET status = %(running)s, claimed_by = %(token)s, attempts = attempts + 1,
-        heartbeat_at = now(), started_at = %(now)s
-    FROM picked WHERE {STEPS}.id = picked.id AND {STEPS}.status IN ({CLAIMABLE_SQL})
-    RETURNING {STEPS}.id
-"""  # noqa: S608 - table names and statuses are ours; every value is a parameter
-
-
-def _claim_in_one_statement(limit: int, token: str, now, skip_actions) -> list[int]:
-    params = {
-        "now": now,
-        "skip": sorted(skip_actions),
-        "oldest": limit * CLAIM_SCAN_FACTOR,
-        "limit": limit,
-        "running": StepStatus.RUNNING,
-        "token": token,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, params)
-        return [row[0] for row in cursor.fetchall()]
 
 
 def anything_due() -> bool:

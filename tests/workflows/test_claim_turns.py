@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from orchestrator.workflows import engine, steps
+from orchestrator.workflows import claim_sql, engine, steps
 from orchestrator.workflows.models import StepRun, Workflow
 
 
@@ -102,7 +102,7 @@ def test_the_one_statement_claim_reads_the_claim_order_index_from_both_ends(save
         cursor.execute("ANALYZE workflows_steprun")
         params = {"now": timezone.now(), "skip": [], "oldest": 400, "limit": 100}
         params |= {"running": "running", "token": "explain"}
-        cursor.execute("EXPLAIN " + steps.CLAIM_SQL, params)
+        cursor.execute("EXPLAIN " + claim_sql.CLAIM_SQL, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Scan using step_claim_order" in plan
     assert "Scan Backward using step_claim_order" in plan
