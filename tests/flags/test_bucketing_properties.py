@@ -94,7 +94,9 @@ def independence_statistic(first: str, second: str, n: int = 50_000) -> float:
     return chi_square(cells, expected)
 
 
-@settings(max_examples=5, deadline=None)
+# The same examples every run: at the 99.99th percentile a random pair of salts fails one
+# run in 10,000 for no fault of the hash (CI met 1b37826bb5bcdca2 / 39da66e276bc9664, 17.0).
+@settings(max_examples=5, deadline=None, derandomize=True)
 @given(first=salts, second=salts)
 def test_flags_with_different_salts_are_independent(first, second):
     """Chi-square with 1 degree of freedom; its 99.99th percentile is about 15.1."""

@@ -11,6 +11,7 @@ import sys
 import time
 
 from django.conf import settings as django_settings
+from django.db import connection
 
 from orchestrator.workflows import definitions, engine, sweeper
 from orchestrator.workflows.models import Run, StepRun
@@ -29,10 +30,24 @@ def start_workers(env: dict) -> subprocess.Popen:
 
 
 def kill_every_process(process: subprocess.Popen) -> None:
-    """kill -9 the cluster and all its workers at once."""
+    """kill -9 the cluster and all its workers at once, then wait for what they left running
+    in the database: Postgres runs a killed client's statement to its end, so a claim (one
+    statement, in autocommit) sent just before the kill still commits after it."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
+    wait_until(no_other_statement_running, 30, "the killed processes' statements to end")
+
+
+def no_other_statement_running() -> bool:
+    if connection.vendor != "postgresql":
+        return True  # SQLite: a killed writer's transaction is rolled back at once
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND state NOT IN ('idle')"
+        )
+        return cursor.fetchone()[0] == 0
 
 
 def stop(process: subprocess.Popen) -> None:
