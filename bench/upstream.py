@@ -17,8 +17,11 @@ import sys
 import threading
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 from aiohttp import web
+
+BASE_DIR = Path(__file__).resolve().parent.parent  # where `-m bench.upstream` resolves
 
 
 class Upstream:
@@ -104,7 +107,7 @@ class UpstreamProcess:
 
     def start(self) -> "UpstreamProcess":
         argv = [sys.executable, "-m", "bench.upstream", f"--delay={self.delay}"]
-        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(argv, cwd=BASE_DIR, stdout=subprocess.PIPE, text=True)
         self.port = int(self.process.stdout.readline())
         return self
 

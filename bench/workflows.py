@@ -152,9 +152,9 @@ def prepare_database() -> str:
 
 
 def start_fakes(options: dict):
-    """The platform sandbox and the upstream each run in a process of their own, apart from
-    this one's load generator; the per-step phase programs the sandbox's delay, so with it
-    the sandbox runs here."""
+    """The platform sandbox, in a process of its own apart from this one's load generator
+    (as the upstream is); the per-step phase programs the sandbox's delay, so with it the
+    sandbox runs here."""
     if int(options.get("per-step", 0)):
         from tests.fakes.platforms import FakePlatforms
 

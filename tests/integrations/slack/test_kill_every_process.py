@@ -45,7 +45,7 @@ def no_other_statement_running() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND state NOT IN ('idle')"
+            " AND pid <> pg_backend_pid() AND state <> 'idle'"
         )
         return cursor.fetchone()[0] == 0
 
