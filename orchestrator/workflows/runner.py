@@ -139,6 +139,7 @@ class Runner:
         self.recording: asyncio.Future | None = None  # the record in progress, if any
         self.slots: dict[str, asyncio.Semaphore] = {}
         self.recorded = 0
+        self.left_due = False  # the last claim may have left due steps behind
 
     def acquire(self, wait_s: float) -> bool:
         """Take a free runner lease, waiting up to `wait_s` for another holder's to lapse."""
@@ -210,20 +211,31 @@ class Runner:
             self.recording = asyncio.ensure_future(
                 self.db(steps.record, batch, thread=self.record_thread)
             )
-        claimed = await self._claim()
+        claimed = await self._claim() if self._claim_due() else False
         await self._housekeeping()
         self._hand_back_unstarted()
         pending = set(self.inflight) | ({self.recording} if self.recording else set())
         if not pending:
             return had_results or claimed
+        ring = self._ring_waiter()
         done, _ = await asyncio.wait(
-            pending, timeout=self.poll_s, return_when=asyncio.FIRST_COMPLETED
+            pending | ({ring} if ring else set()),
+            timeout=self.poll_s,
+            return_when=asyncio.FIRST_COMPLETED,
         )
         for task in done:
-            if task is not self.recording:
+            if task in self.inflight:
                 self.inflight.pop(task)
                 self.finished.append(task.result())
         return True
+
+    def _claim_due(self) -> bool:
+        """Whether this tick claims: a runner task looks every tick (a poll)."""
+        return True
+
+    def _ring_waiter(self) -> asyncio.Future | None:
+        """A future that a ring completes, ending a tick's wait early (none: poll)."""
+        return None
 
     def _collect_recording(self) -> None:
         """Count a finished record; its database error ends the drive, as a claim's does."""
@@ -247,7 +259,11 @@ class Runner:
         if time.monotonic() >= self.claim_until or (self.lease is None and not final):
             return False
         limit = min(self.cap - len(self.inflight), self.queue_cap, CLAIM_BATCH)
-        jobs, decided = await self.db(steps.claim, limit, self.id, self._saturated_actions())
+        skipped = self._saturated_actions()
+        jobs, decided = await self.db(steps.claim, limit, self.id, skipped)
+        # A full claim, or one that left a platform's steps for later, may have left due
+        # steps behind that no ring will announce again.
+        self.left_due = len(jobs) + len(decided) >= limit or bool(skipped)
         self.finished += decided
         for job in jobs:
             job.platform = self._platform(job)

@@ -22,7 +22,7 @@ from extensions import registry
 from extensions.config import store as config_store
 from orchestrator.core.bulk import update_rows
 from orchestrator.health import metrics
-from orchestrator.workflows import claim_sql
+from orchestrator.workflows import claim_sql, doorbell
 from orchestrator.workflows.claim_sql import CLAIM_SCAN_FACTOR
 from orchestrator.workflows.engine import (
     Plan,
@@ -336,6 +336,9 @@ def _advance_runs(runs: dict[int, Run]) -> None:
         changed += advance(run, by_run[run_id], plan_for(run.version_id), succeeded)
     save_steps(changed)
     finish_succeeded(succeeded)
+    if any(step.status == StepStatus.READY for step in changed):
+        # Runner processes claim when rung (runner_process.py), as for a new run's steps.
+        transaction.on_commit(doorbell.ring)
 
 
 def heartbeat(tokens: set[str]) -> None:
