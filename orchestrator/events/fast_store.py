@@ -4,7 +4,8 @@ Same statement (`store.insert_statement`) and result type (`store.Stored`) as
 `store.store_event`, which SQLite and the Django view use, but it runs on the loop through a
 psycopg `AsyncConnectionPool`, so a webhook costs no thread hop and no GIL hand-off, and
 concurrent deliveries share a commit (`group_commit`). Measured
-in docs/architecture.md, "Events". The doorbell is the same django-q2 task as elsewhere.
+in docs/architecture.md, "Events". The doorbell is the same as elsewhere: ids on the
+dispatchers' list while a dispatcher is alive (dispatchers.py), else a django-q2 task.
 """
 
 import asyncio
@@ -19,6 +20,8 @@ from django_q.tasks import async_task
 from psycopg_pool import AsyncConnectionPool
 
 from orchestrator.core import backends
+from orchestrator.core.redis import key
+from orchestrator.events import dispatchers
 from orchestrator.events.group_commit import MAX_ROWS, GroupInserter, Row, UnstorablePayload
 from orchestrator.events.store import (
     DISPATCH_MANY_TASK,
@@ -131,6 +134,8 @@ class LoopDoorbell:
         self.packages: list[str] = []
         self.flushing = False
         self.task: asyncio.Task | None = None
+        self.dispatchers = 0  # dispatcher threads alive (dispatchers.py), re-read each second
+        self.dispatchers_read_at = -dispatchers.ALIVE_CACHE_S
 
     @property
     def list_key(self) -> str:
@@ -150,12 +155,8 @@ class LoopDoorbell:
         try:
             while self.waiting:
                 ids, self.waiting = self.waiting, []
-                for start in range(0, len(ids), DOORBELL_BATCH):
-                    batch = ids[start : start + DOORBELL_BATCH]
-                    async_task(DISPATCH_MANY_TASK, batch, broker=self, save=False)
-                packages, self.packages = self.packages, []
                 try:
-                    await self.client.rpush(self.list_key, *packages)
+                    await self.push(ids)
                 except Exception as exc:  # Redis down: the sweeper re-drives these events
                     logger.warning("events.doorbell-failed count=%d error=%s", len(ids), exc)
                     backends.health.failed(backends.LEASES, exc)
@@ -163,6 +164,25 @@ class LoopDoorbell:
                     backends.health.succeeded()
         finally:
             self.flushing = False
+
+    async def push(self, ids: list[int]) -> None:
+        """The ids on the dispatchers' list while one is alive, else as django-q2 tasks."""
+        if await self.dispatchers_alive():
+            await self.client.rpush(key(dispatchers.READY), *ids)
+            return
+        for start in range(0, len(ids), DOORBELL_BATCH):
+            batch = ids[start : start + DOORBELL_BATCH]
+            async_task(DISPATCH_MANY_TASK, batch, broker=self, save=False)
+        packages, self.packages = self.packages, []
+        await self.client.rpush(self.list_key, *packages)
+
+    async def dispatchers_alive(self) -> int:
+        loop = asyncio.get_running_loop()
+        if loop.time() - self.dispatchers_read_at >= dispatchers.ALIVE_CACHE_S:
+            name, bounds = dispatchers.alive_statement()
+            self.dispatchers = await self.client.zcount(name, *bounds)
+            self.dispatchers_read_at = loop.time()
+        return self.dispatchers
 
 
 _doorbells: dict[asyncio.AbstractEventLoop, LoopDoorbell] = {}

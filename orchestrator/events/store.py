@@ -97,7 +97,10 @@ def ring_doorbell(event_id: int) -> None:
 
 
 def ring_doorbells(event_ids: list[int]) -> None:
-    """Ring for many events at once: one `dispatch_events` task per DOORBELL_BATCH ids."""
+    """Ring for many events at once: their ids on the dispatchers' list while a dispatcher is
+    alive (dispatchers.py), else one `dispatch_events` task per DOORBELL_BATCH ids."""
+    if backends.redis_in_use() and push_to_dispatchers(event_ids):
+        return
     for start in range(0, len(event_ids), DOORBELL_BATCH):
         batch = event_ids[start : start + DOORBELL_BATCH]
         if backends.redis_configured() and not backends.redis_in_use():
@@ -108,3 +111,17 @@ def ring_doorbells(event_ids: list[int]) -> None:
             logger.warning("events.doorbell-failed count=%d error=%s", len(batch), exc)
             if isinstance(exc, backends.redis_errors()):
                 backends.health.failed(backends.LEASES, exc)
+
+
+def push_to_dispatchers(event_ids: list[int]) -> bool:
+    """Put the ids on the dispatchers' list if any dispatcher is alive; answer whether."""
+    from orchestrator.events import dispatchers
+
+    try:
+        if not event_ids or not dispatchers.dispatchers_alive():
+            return False
+        dispatchers.push(event_ids)
+    except backends.redis_errors() as exc:  # the tasks' path finds Redis down too
+        backends.health.failed(backends.LEASES, exc)
+        return False
+    return True

@@ -18,6 +18,9 @@ runner task (same claims, same batches, same slot semaphores), with these differ
   claim left due steps behind (a full batch, or a platform's steps skipped for lack of
   slots), and at least every RING_FALLBACK_S for steps that come due without a ring (retry
   backoffs). Idle runners cost no CPU. Without Redis it polls, every 100 ms once idle;
+- with Redis it also runs a dispatcher thread (orchestrator/events/dispatchers.py): the
+  event doorbells come to it as ids on a list instead of as django-q2 tasks, whose pusher,
+  worker and monitor cost more CPU than most dispatches;
 - every few seconds it re-drives steps whose heartbeat went stale (a runner killed mid-step),
   so a dead runner's work is taken over within WORKFLOW_HEARTBEAT_TIMEOUT, not at the next
   sweep; and every EVENT_SWEEP_SECONDS it sweeps stuck events (doorbells a killed worker
@@ -36,7 +39,9 @@ import uuid
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 
+from orchestrator.core import backends
 from orchestrator.events.dispatch import sweep_events
+from orchestrator.events.dispatchers import Dispatcher
 from orchestrator.workflows import doorbell, engine, sweeper
 from orchestrator.workflows.runner import HAND_BACK_AFTER_S, HEARTBEAT_EVERY_S, LEASE_TTL_S, Runner
 
@@ -44,6 +49,7 @@ logger = logging.getLogger("contexten.workflows")
 FAST_POLL_S = 0.5  # after the last activity, poll this long before waiting for a ring
 IDLE_POLL_S = 0.1  # without Redis, idle for a while: poll this often (about 1% of a core)
 WAKE_WAIT_S = 1.0  # the longest wait for a ring: the presence lease is renewed in between
+DISPATCHER_STOP_S = 5.0  # at SIGTERM, the dispatch in hand may finish this long
 RING_FALLBACK_S = 0.1  # rung runners still look this often: a retry's backoff rings nobody
 
 
@@ -202,12 +208,28 @@ def run_forever() -> int:
     restart it in a tight loop, and give up on the whole stack after a few early deaths.
     """
     recorded = 0
-    while True:
-        wait_for_database()
-        try:
-            return recorded + drive_one_runner()
-        except DatabaseError as exc:
-            logger.warning("workflows.runner.database-unavailable %s", one_line(exc))
+    dispatcher = start_dispatcher()
+    try:
+        while True:
+            wait_for_database()
+            try:
+                return recorded + drive_one_runner()
+            except DatabaseError as exc:
+                logger.warning("workflows.runner.database-unavailable %s", one_line(exc))
+    finally:
+        if dispatcher is not None:
+            dispatcher.stop()
+            dispatcher.join(DISPATCHER_STOP_S)
+
+
+def start_dispatcher() -> Dispatcher | None:
+    """With Redis, this process also dispatches events (events/dispatchers.py): the
+    doorbell then skips django-q2's pusher, worker and monitor for each one."""
+    if not backends.redis_configured():
+        return None
+    dispatcher = Dispatcher()
+    dispatcher.start()
+    return dispatcher
 
 
 def drive_one_runner() -> int:

@@ -1,0 +1,128 @@
+"""Dispatcher threads: event doorbells as ids on a Redis list, without a django-q2 task.
+
+A django-q2 doorbell task costs about 1.7-3 ms of CPU even when it claims nothing (pusher,
+worker and monitor each unpickle it; the worker sets its title, imports the function by
+name and sends the result back), where the dispatch itself costs far less. At 200 events a
+second, one task per event, that was a fifth of the stack's CPU on 2 cores
+(docs/performance.md, "Mixed load, fifth pass").
+
+So a long-lived process (each runner process, `runner_process.py`) runs one dispatcher
+thread: it waits on the list with `BLPOP`, takes what else is waiting (`LPOP` with a count)
+and calls `dispatch_events` with those ids, exactly as the task would. Each keeps a presence
+in a sorted set (expiry as score, renewed about every second); the doorbell pushes ids to the
+list while any presence is alive and queues django-q2 tasks otherwise (`qcluster` alone, no
+Redis, all dispatchers gone). The list is only a doorbell: an id taken by a thread that dies
+before dispatching it leaves its event `received` (or `dispatched`) in Postgres, and the
+sweeper re-drives it, as it does a killed worker's.
+"""
+
+import logging
+import threading
+import time
+import uuid
+
+from django.db import close_old_connections
+
+from orchestrator.core.redis import key, redis_client
+
+logger = logging.getLogger("contexten.events")
+
+READY = "events:ready"  # the list of event ids waiting for a dispatcher
+PRESENT = "events:dispatchers"  # sorted set: dispatcher id -> expiry (epoch ms)
+PRESENCE_TTL_S = 5.0
+WAIT_S = 1.0  # the longest BLPOP: the presence is renewed in between
+TAKE_MOST = 200  # ids per dispatch, like a doorbell task's drain
+
+
+def alive_statement() -> tuple[str, tuple]:
+    """ZCOUNT arguments: presences whose expiry is still ahead."""
+    return key(PRESENT), (int(time.time() * 1000), "+inf")
+
+
+ALIVE_CACHE_S = 1.0  # a doorbell re-reads the presence count at most this often
+_alive = {"count": 0, "read_at": -ALIVE_CACHE_S}
+
+
+def dispatchers_alive() -> int:
+    """How many dispatcher threads are alive on any host (re-read at most once a second)."""
+    if time.monotonic() - _alive["read_at"] >= ALIVE_CACHE_S:
+        name, bounds = alive_statement()
+        _alive["count"], _alive["read_at"] = redis_client().zcount(name, *bounds), time.monotonic()
+    return _alive["count"]
+
+
+def push(event_ids: list[int]) -> None:
+    """Ring for these events (sync callers: the sweeper, replay, the Django view)."""
+    if event_ids:
+        redis_client().rpush(key(READY), *event_ids)
+
+
+class Dispatcher(threading.Thread):
+    """One dispatcher: wait for ids, dispatch them, keep the presence alive; `stop()` ends it
+    after the batch in hand."""
+
+    def __init__(self):
+        super().__init__(name="events-dispatcher", daemon=True)
+        self.id = uuid.uuid4().hex[:12]
+        self.stopped = threading.Event()
+        self.dispatched = 0
+        self.renewed_at = 0.0
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.is_set():
+                self._once()
+        finally:
+            self._leave()
+
+    def _once(self) -> None:
+        try:
+            self._keep_presence()
+            ids = self._take()
+        except Exception as exc:  # Redis down: the doorbell falls back to tasks meanwhile
+            logger.warning("events.dispatcher.redis-unavailable %s", exc)
+            self.stopped.wait(0.5)
+            return
+        if ids:
+            self._dispatch(ids)
+
+    def _take(self) -> list[int]:
+        client = redis_client()
+        first = client.blpop([key(READY)], timeout=WAIT_S)
+        if first is None or self.stopped.is_set():
+            if first is not None:
+                client.lpush(key(READY), first[1])  # not ours to dispatch any more
+            return []
+        rest = client.lpop(key(READY), TAKE_MOST - 1) or []
+        return [int(first[1]), *(int(value) for value in rest)]
+
+    def _dispatch(self, ids: list[int]) -> None:
+        from orchestrator.events.dispatch import dispatch_events
+
+        try:
+            outcomes = dispatch_events(ids)
+            self.dispatched += sum(outcomes.values())
+        except Exception:  # the rows are safe in Postgres: the sweeper re-drives them
+            logger.exception("events.dispatcher.failed count=%d", len(ids))
+            self.stopped.wait(0.5)
+        finally:
+            close_old_connections()
+
+    def _keep_presence(self) -> None:
+        if time.monotonic() - self.renewed_at < WAIT_S:
+            return
+        self.renewed_at = time.monotonic()
+        now_ms = int(time.time() * 1000)
+        pipe = redis_client().pipeline()
+        pipe.zadd(key(PRESENT), {self.id: now_ms + int(PRESENCE_TTL_S * 1000)})
+        pipe.zremrangebyscore(key(PRESENT), 0, now_ms)
+        pipe.execute()
+
+    def _leave(self) -> None:
+        try:
+            redis_client().zrem(key(PRESENT), self.id)
+        except Exception:  # Redis down: the presence lapses by itself
+            logger.info("events.dispatcher.presence-left-to-lapse id=%s", self.id)

@@ -1,0 +1,65 @@
+"""Dispatcher threads take event doorbells off a Redis list, without django-q2 tasks.
+
+Promise (events/dispatchers.py): while a dispatcher is alive, a stored event's doorbell is its
+id on the list, and a dispatcher thread dispatches it; no django-q2 task is queued. When the
+last dispatcher leaves, doorbells are tasks again. Without Redis no dispatcher starts, and
+the doorbell stays the django-q2 task on the ORM broker.
+"""
+
+import time
+
+import pytest
+from django_q.conf import Conf
+
+from orchestrator.core import backends
+from orchestrator.events import dispatchers
+from orchestrator.events.models import Event, Status
+from orchestrator.events.store import store_payload
+from orchestrator.workflows import runner_process
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_for(predicate, what: str, timeout_s: float = 20):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not within {timeout_s:.0f} s")
+
+
+def forget_alive_count():
+    dispatchers._alive["read_at"] = -dispatchers.ALIVE_CACHE_S
+
+
+def test_a_dispatcher_thread_dispatches_the_rung_events_and_no_task_is_queued(subscribers):
+    if not backends.redis_configured():
+        assert runner_process.start_dispatcher() is None, "no Redis: no list to wait on"
+        return
+    from orchestrator.core.redis import key, redis_client
+
+    client, tasks = redis_client(), f"django_q:{Conf.CLUSTER_NAME}:q"
+    client.delete(key(dispatchers.READY), key(dispatchers.PRESENT), tasks)
+    dispatcher = runner_process.start_dispatcher()
+    try:
+        forget_alive_count()
+        wait_for(lambda: dispatchers.dispatchers_alive() == 1, "the presence")
+        stored = [store_payload("github", "issues.opened", f"d-{n}", {"n": n}) for n in range(5)]
+        ids = [s.id for s in stored]
+        wait_for(
+            lambda: Event.objects.filter(pk__in=ids, status=Status.DONE).count() == 5,
+            "all five dispatched",
+        )
+        assert sorted(subscribers) == sorted(ids), "each heard once, by the subscriber"
+        assert client.llen(tasks) == 0, "no django-q2 task was queued for them"
+        assert dispatcher.dispatched == 5
+    finally:
+        dispatcher.stop()
+        dispatcher.join(5)
+    assert not dispatcher.is_alive()
+    forget_alive_count()
+    assert dispatchers.dispatchers_alive() == 0, "a stopped dispatcher leaves at once"
+    store_payload("github", "issues.opened", "after", {"n": 99})
+    assert client.llen(tasks) == 1, "with no dispatcher left, the doorbell is a task again"
+    assert client.llen(key(dispatchers.READY)) == 0
