@@ -126,6 +126,10 @@ def render_workflows(result: dict) -> str:
          f"{r['idle_rss_mb']:,} / **{r['peak_rss_mb']:,} MB** ({r['processes']} processes)"],
         ["event stored → first step started at 200/s, alone: p50 / p95 / p99",
          f"{alone['50']} / {alone['95']} / {alone['99']} ms"],
+        *[["  CPU per event of that stream, by role (Postgres: the whole server)",
+           ", ".join(f"{name} {ms}" for name, ms in cpu.items())
+           + f"; **{sum(cpu.values()):.2f} ms** in all"]
+          for cpu in [r.get("cpu_ms_per_event_alone")] if cpu],
         ["the same from the burst's first webhook to its last run (p95 < 100 ms, target 30 ms)",
          f"{mixed['50']} / **{mixed['95']}** / {mixed['99']} ms"],
         *[[f"  of which {what}", f"{q['50']} / {q['95']} / {q['99']} ms"]

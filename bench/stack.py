@@ -5,6 +5,7 @@ workers), `workers` (qcluster: its sentinel, monitor, pusher and worker processe
 `runner` (`runworkflows`) and `runner cluster` (a runner qcluster, a measured alternative).
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -179,3 +180,42 @@ def by_role(processes: dict[int, tuple[str, int]]) -> dict[str, tuple[int, float
     return {
         name: (len(kbs), sum(kbs) / 1024, max(kbs) / 1024) for name, kbs in sorted(grouped.items())
     }
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def postgres_pids() -> list[int]:
+    """Every process of the Postgres server on this machine (backends and its own)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{entry}/comm").read_text().strip() == "postgres":
+                found.append(int(entry))
+    return found
+
+
+def cpu_by_process(roots: list[int], fakes: list[int]) -> dict[int, tuple[str, float]]:
+    """pid -> (role, CPU seconds) for the stack, the fakes and Postgres."""
+    found = {pid: (role(pid), cpu_s(pid)) for pid in descendants(roots)}
+    found |= {pid: ("fakes", cpu_s(pid)) for pid in fakes}
+    return found | {pid: ("postgres", cpu_s(pid)) for pid in postgres_pids()}
+
+
+def cpu_per_role(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds used between two `cpu_by_process` readings, by role; a process started
+    in between counts from zero, one gone in between is left out."""
+    used: dict[str, float] = defaultdict(float)
+    for pid, (name, seconds) in after.items():
+        if name != "gone":
+            used[name] += seconds - before.get(pid, (name, 0.0))[1]
+    return dict(used)

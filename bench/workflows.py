@@ -113,7 +113,7 @@ def main(argv: list[str]) -> int:
         idle = stack.snapshot(roots)
         reference = reference_calls(upstream, runs)
         concurrency = concurrency_phase(upstream, roots, url, runs)
-        latency = latency_phase(url, rate, seconds)
+        latency = latency_phase(url, rate, seconds, roots, fake_pids(fake, upstream))
         mixed = mixed_phase(upstream, url, runs, rate, seconds)
         per_step = per_step_phase(options, delay, fake)
     finally:
@@ -160,6 +160,15 @@ def start_fakes(options: dict):
 
         return FakePlatforms().start()
     return stack.SandboxProcess().start()
+
+
+def fake_pids(*fakes) -> list[int]:
+    """The processes of the fakes that run in one (the in-process sandbox has none)."""
+    return [
+        fake.process.pid
+        for fake in fakes
+        if isinstance(getattr(fake, "process", None), subprocess.Popen)
+    ]
 
 
 def setup_django(database_url: str) -> None:
@@ -337,11 +346,15 @@ def pr_payload(n: int) -> dict:
     }
 
 
-def latency_phase(url: str, rate: int, seconds: int) -> dict:
+def latency_phase(url: str, rate: int, seconds: int, roots: list, fakes: list) -> dict:
+    """The stream alone, and the CPU it took per event, by role (this load generator apart)."""
     bodies = stream_bodies("alone", rate * seconds)
+    before = stack.cpu_by_process(roots, fakes)
     asyncio.run(send_webhooks(url, bodies, rate=rate))
     wait_for_runs(LATENCY, len(bodies))
-    return latencies("alone")
+    used = stack.cpu_per_role(before, stack.cpu_by_process(roots, fakes))
+    cpu_ms = {name: round(s * 1000 / len(bodies), 2) for name, s in sorted(used.items()) if s}
+    return {**latencies("alone"), "cpu_ms_per_event": cpu_ms}
 
 
 def latencies(prefix: str, window: tuple[float, float] | None = None) -> dict:

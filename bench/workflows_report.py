@@ -1,5 +1,6 @@
 """bench/workflows.py's report: the printed lines, the target check and the docs summary."""
 
+import json
 import statistics
 
 from bench import stack
@@ -43,6 +44,9 @@ def report(reference, c, latency, mixed, per_step, runs, delay, rate, seconds) -
         f"peak {c['peak_in_flight']} in flight at the upstream"
     )
     print(line(f"alone, {seconds} s", latency["total"], rate))
+    cpu = latency["cpu_ms_per_event"]
+    print(f"CPU per event alone (ms; Postgres is the whole server): {json.dumps(cpu)}, "
+          f"in all {sum(cpu.values()):.2f}")  # fmt: skip
     b = mixed["burst"]
     print(
         f"mixed: burst of {runs} finished {b['elapsed_s']:.2f} s after its first webhook, "
@@ -97,6 +101,7 @@ def summary(mode, options, idle, reference, c, latency, mixed, met) -> dict:
         "peak_rss_mb": round(c["peak_rss_mb"]), "processes": c["processes"],
         "idle_rss_mb": round(sum(kb for _, kb in idle.values()) / 1024), "memory": memory,
         "latency_alone": spread(latency["total"]),
+        "cpu_ms_per_event_alone": latency["cpu_ms_per_event"],
         "mixed_burst_s": round(mixed["burst"]["elapsed_s"], 2),
         "mixed_duplicates": mixed["burst"]["duplicates"],
         "latency_mixed": spread(mixed["during"]["total"]), "probes": probes,

@@ -87,7 +87,10 @@ def test_named_and_id_channels_survive_a_transient_failure_and_kill_9_posted_onc
     env = subprocess_env | fake_platforms.env()
     channel_id = fake_platforms.state.channel_id("general")
     fake_platforms.fail_next("slack", 6, status=503, name="chat.postMessage")  # transient
-    fake_platforms.set_delay("slack", 0.5)  # calls are in flight when the processes die
+    # Calls are in flight when the processes die: at 2 s a call, the 60 take several seconds
+    # after the tenth post (at 0.5 s the window was about a second, and one run on a loaded
+    # machine, both halves of the suite side by side, found no step running at the kill).
+    fake_platforms.set_delay("slack", 2.0)
     first = start_workers(env)
     try:
         start_runs(channel_id)
