@@ -14,8 +14,12 @@ class CoreConfig(AppConfig):
             checks,  # noqa: F401 - registers the system checks
             forksafe,
             lifeline,
+            lookups,
             tokens,
         )
+
+        # Postgres: integer `__in` lists go as one array parameter (lookups.py says why).
+        lookups.install()
 
         # django-q2 forks its workers; every process must drop inherited pool connections.
         forksafe.install()

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from extensions import registry
+from orchestrator.core import lookups
 from orchestrator.events import subscribers
 from orchestrator.events.models import Event, Status
 from orchestrator.events.store import ring_doorbells
@@ -119,9 +120,14 @@ def claim(event_ids: list[int], drain: int = 0) -> list[Event]:
     writer at a time), and the `status = received` condition makes every claim exclusive."""
     postgres = connection.vendor == "postgresql"
     lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
-    ids = ", ".join(["%s"] * len(event_ids)) or "NULL"
-    picks = [f"SELECT id FROM {TABLE} WHERE id IN ({ids}) AND status = %s{lock}"]  # noqa: S608
-    params: list = [Status.DISPATCHED, timezone.now(), *event_ids, Status.RECEIVED]
+    if postgres:  # one text parameter, whatever the count (core/lookups.py says why)
+        ids, id_params = lookups.ARRAY_SQL, [",".join(map(str, map(int, event_ids)))]
+        pick = f"SELECT id FROM {TABLE} WHERE id = ANY({ids}) AND status = %s{lock}"  # noqa: S608
+    else:
+        ids, id_params = ", ".join(["%s"] * len(event_ids)) or "NULL", list(event_ids)
+        pick = f"SELECT id FROM {TABLE} WHERE id IN ({ids}) AND status = %s"  # noqa: S608
+    picks = [pick]
+    params: list = [Status.DISPATCHED, timezone.now(), *id_params, Status.RECEIVED]
     if drain:
         disabled = disabled_sources()
         skip = f" AND source NOT IN ({', '.join(['%s'] * len(disabled))})" if disabled else ""

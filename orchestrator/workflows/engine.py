@@ -43,6 +43,11 @@ class Plan:
     concurrency: int | None
     vars: dict[str, Any]  # the document's own values (templates: vars.<name>)
 
+    @property
+    def finishes_with_its_step(self) -> bool:
+        """One step and no concurrency cap: the step's success is the run's."""
+        return len(self.steps) == 1 and self.concurrency is None
+
 
 @lru_cache(maxsize=512)
 def plan_for(version_id: int) -> Plan:

@@ -104,7 +104,7 @@ async def execute_job(job: Job, slots: asyncio.Semaphore | None = None) -> Outco
         return outcome("error", error=f"{type(exc).__name__}: {exc}")
     if not isinstance(output, dict):
         output = {"result": output}
-    return outcome("ok", output=json.loads(json.dumps(output, default=str)))
+    return outcome("ok", output=json.loads(json.dumps(output, default=str)), lone=job.lone)
 
 
 def runner_id() -> str:

@@ -22,7 +22,7 @@ from extensions import registry
 from extensions.config import store as config_store
 from orchestrator.core.bulk import update_rows
 from orchestrator.health import metrics
-from orchestrator.workflows import claim_sql, doorbell
+from orchestrator.workflows import claim_sql, doorbell, record_sql
 from orchestrator.workflows.claim_sql import CLAIM_SCAN_FACTOR
 from orchestrator.workflows.engine import (
     Plan,
@@ -55,6 +55,7 @@ class Job:
     extension_version: str = ""
     extension_config: dict[str, Any] = field(default_factory=dict)
     started: bool = False  # set once the step holds a platform slot and begins its call
+    lone: bool = False  # the run's only step, without a concurrency cap
     platform: str | None = None  # its action's platform (pool and slots), set at the claim
 
 
@@ -69,6 +70,7 @@ class Outcome:
     error: str = ""
     permanent: bool = False
     retry_after: float | None = None
+    lone: bool = False  # the run's only step: its success finishes the run (record_sql.py)
 
 
 # Claims rank the due steps by their turn within their workflow (claim_sql.py says how). On
@@ -174,6 +176,7 @@ def prepare(claimed: list[StepRun], token: str) -> tuple[list[Job], list[Outcome
                 extension=step_run.extension,
                 extension_version=step_run.extension_version,
                 extension_config=extension_config,
+                lone=plan.finishes_with_its_step,
             )
         )
     return jobs, decided
@@ -248,7 +251,26 @@ OUTCOME_FIELDS = [
 
 
 def record(outcomes: list[Outcome]) -> int:
-    """Write outcomes and advance their runs in one transaction; answer how many were kept."""
+    """Write outcomes and advance their runs in one transaction; answer how many were kept.
+    On Postgres, lone steps' successes take one statement (record_sql.py)."""
+    if not outcomes:
+        return 0
+    lone = [o for o in outcomes if o.lone and o.kind == "ok"]
+    if connection.vendor != "postgresql" or not lone:
+        return _record(outcomes)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            written, finished = record_sql.record_lone_successes(cursor, lone, timezone.now())
+        kept = len(written) + _record([o for o in outcomes if not (o.lone and o.kind == "ok")])
+    metrics.record_runs(RunStatus.SUCCEEDED, finished)
+    now = timezone.now()
+    for action, started_at in written:
+        if started_at is not None:
+            metrics.record_step(action, StepStatus.SUCCEEDED, (now - started_at).total_seconds())
+    return kept
+
+
+def _record(outcomes: list[Outcome]) -> int:
     if not outcomes:
         return 0
     with transaction.atomic():
