@@ -97,18 +97,13 @@ def split(row: tuple) -> list[tuple]:
 
 def instance(model, values: tuple):
     """The instance the ORM would build from these columns (its fields' converters applied:
-    JSON decoded, for one)."""
-    converted = [
-        apply(converters, value, column)
-        for (column, converters), value in zip(field_converters(model), values, strict=True)
-    ]
+    JSON decoded, for one). Only the fields with converters are touched: a claim of 2,000
+    steps built 6,000 instances, and looping over every field was most of that."""
+    converted = list(values)
+    for index, column, converters in field_converters(model):
+        for converter in converters:
+            converted[index] = converter(converted[index], column, connection)
     return model.from_db(connection.alias, field_names(model), converted)
-
-
-def apply(converters, value, column):
-    for converter in converters:
-        value = converter(value, column, connection)
-    return value
 
 
 @cache
@@ -118,11 +113,12 @@ def field_names(model) -> list[str]:
 
 @cache
 def field_converters(model) -> list[tuple]:
-    """Per field, its column expression and the converters the compiler would apply."""
+    """Per field that has any, its position, column expression and the converters the
+    compiler would apply."""
     converters = []
-    for field in model._meta.concrete_fields:
+    for index, field in enumerate(model._meta.concrete_fields):
         column = field.get_col(model._meta.db_table)
-        converters.append(
-            (column, connection.ops.get_db_converters(column) + field.get_db_converters(connection))
-        )
+        found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        if found:
+            converters.append((index, column, found))
     return converters
