@@ -1,4 +1,4 @@
-"""Many rows' fields written in one `UPDATE … FROM (VALUES …)`.
+"""Many rows' fields written in one `UPDATE … FROM` (a JSON recordset, or VALUES on SQLite).
 
 Django's `bulk_update` builds one `CASE WHEN pk = … THEN …` per field per row, and compiling
 those expressions is pure Python: writing 500 step outcomes (8 fields each) spent 81 % of a
@@ -19,6 +19,8 @@ from datetime import date, datetime
 
 from django.db import connections, router
 from django.db.models import JSONField
+
+from orchestrator.core.lookups import ARRAY_SQL
 
 MAX_PARAMETERS = 30_000  # per statement, under SQLite's limit of 32,766
 
@@ -62,18 +64,20 @@ def _update_from_json(model, objects: list, fields: list, connection) -> int:
         + ("::jsonb" if isinstance(field, JSONField) else "")
         for index, field in enumerate(fields)
     )
-    # The keys again as an array, so the planner finds the rows by primary key: it estimates
-    # a JSON function's rows at 100, and hashed them against a scan of the whole table.
+    rows = [_json_row(obj, fields, connection) for obj in objects]
+    params = [json.dumps(rows, default=_json_scalar)]
     statement = (
         f"UPDATE {table} SET {assignments} "  # noqa: S608 - names are the model's own
         f"FROM json_to_recordset(%s::json) AS v({', '.join(columns)}) "
-        f"WHERE {table}.{quote(pk.column)} = v.pk "
-        f"AND {table}.{quote(pk.column)} = ANY(%s::{pk.cast_db_type(connection)}[])"
+        f"WHERE {table}.{quote(pk.column)} = v.pk"
     )
-    rows = [_json_row(obj, fields, connection) for obj in objects]
-    keys = "{" + ",".join(_json_scalar(row["pk"]) for row in rows) + "}"
+    if all(type(row["pk"]) is int for row in rows):
+        # The keys again as an array, so the planner finds the rows by primary key: it
+        # estimates a JSON function's rows at 100, and hashed them against a table scan.
+        statement += f" AND {table}.{quote(pk.column)} = ANY({ARRAY_SQL})"
+        params.append(",".join(str(row["pk"]) for row in rows))
     with connection.cursor() as cursor:
-        cursor.execute(statement, [json.dumps(rows, default=_json_scalar), keys])
+        cursor.execute(statement, params)
         return cursor.rowcount
 
 
@@ -94,7 +98,7 @@ def _json_row(obj, fields, connection) -> dict:
 
 def _json_scalar(value) -> str:
     """Datetimes at full precision (Postgres reads ISO 8601 with its offset); anything else
-    a field prepared (an integer key, a Decimal, a UUID) as its text."""
+    a field prepared (a Decimal, a UUID) as its text."""
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     return str(value)
