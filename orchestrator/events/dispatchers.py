@@ -57,6 +57,18 @@ def push(event_ids: list[int]) -> None:
         redis_client().rpush(key(READY), *event_ids)
 
 
+def event_ids(values: list[bytes]) -> list[int]:
+    """The ids among values taken off the list; anything else is logged and dropped (it was
+    never an event's doorbell, and reading it as Redis being down hid what it was)."""
+    ids = []
+    for value in values:
+        try:
+            ids.append(int(value))
+        except ValueError:
+            logger.warning("events.dispatcher.not-an-event-id value=%r", value[:40])
+    return ids
+
+
 class Dispatcher(threading.Thread):
     """One dispatcher: wait for ids, dispatch them, keep the presence alive; `stop()` ends it
     after the batch in hand."""
@@ -97,7 +109,7 @@ class Dispatcher(threading.Thread):
                 client.lpush(key(READY), first[1])  # not ours to dispatch any more
             return []
         rest = client.lpop(key(READY), TAKE_MOST - 1) or []
-        return [int(first[1]), *(int(value) for value in rest)]
+        return event_ids([first[1], *rest])
 
     def _dispatch(self, ids: list[int]) -> None:
         from orchestrator.events.dispatch import dispatch_events

@@ -205,8 +205,10 @@ def _finished_outputs(claimed: list[StepRun]) -> dict[int, dict[str, dict]]:
     outputs: dict[int, dict[str, dict]] = {}
     if not run_ids:
         return outputs
-    rows = StepRun.objects.filter(run_id__in=run_ids).values_list(
-        "run_id", "step_id", "status", "output", "error"
+    rows = (
+        StepRun.objects.filter(run_id__in=run_ids)
+        .order_by()  # the default ordering would join every step's run to sort by it
+        .values_list("run_id", "step_id", "status", "output", "error")
     )
     for run_id, step_id, status, output, error in rows:
         outputs.setdefault(run_id, {})[step_id] = {
@@ -276,9 +278,12 @@ def _record(outcomes: list[Outcome]) -> int:
     with transaction.atomic():
         steps = {
             s.pk: s
+            # No ordering: the model's default sorts by its run's creation (a join and a sort).
             for s in StepRun.objects.filter(
                 pk__in=[o.step_run_id for o in outcomes], status=StepStatus.RUNNING
-            ).select_related("run")
+            )
+            .select_related("run")
+            .order_by()
         }
         kept = [
             o

@@ -29,6 +29,12 @@ def wait_for(predicate, what: str, timeout_s: float = 20):
     raise AssertionError(f"{what} not within {timeout_s:.0f} s")
 
 
+def test_a_value_that_is_no_event_id_is_logged_and_the_ids_kept(caplog):
+    assert dispatchers.event_ids([b"12", b"not-an-id", b"7"]) == [12, 7]
+    assert "events.dispatcher.not-an-event-id value=b'not-an-id'" in caplog.text
+    assert "redis-unavailable" not in caplog.text
+
+
 def forget_alive_count():
     dispatchers._alive["read_at"] = -dispatchers.ALIVE_CACHE_S
 
