@@ -93,7 +93,9 @@ def test_a_steadily_rising_queue_is_warned_about_before_its_limit_naming_the_cau
     settings.HEALTH_FORECAST_POINTS = 6
     detect.run_detection()
     detect.run_detection()
-    fake_platforms.set_delay("slack", 0.3)  # Slack slows down first ...
+    # Slack slows down first: by 1 s, well past the first call's time on a loaded machine,
+    # the window's start (0.3 s was within it once, with both CI halves running) ...
+    fake_platforms.set_delay("slack", 1.0)
     detect.run_detection()
     for _ in range(3):  # ... then steps back up behind it, 20 more each round
         add_ready_steps(20)
