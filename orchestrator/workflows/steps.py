@@ -70,7 +70,12 @@ class Outcome:
     error: str = ""
     permanent: bool = False
     retry_after: float | None = None
-    lone: bool = False  # the run's only step: its success finishes the run (record_sql.py)
+    lone: bool = False  # the run's only step, without a concurrency cap
+
+    @property
+    def finishes_its_run(self) -> bool:
+        """A lone step's success: recorded with its run's in one statement (record_sql.py)."""
+        return self.lone and self.kind == "ok"
 
 
 # Claims rank the due steps by their turn within their workflow (claim_sql.py says how). On
@@ -257,18 +262,15 @@ def record(outcomes: list[Outcome]) -> int:
     On Postgres, lone steps' successes take one statement (record_sql.py)."""
     if not outcomes:
         return 0
-    lone = [o for o in outcomes if o.lone and o.kind == "ok"]
+    lone = [o for o in outcomes if o.finishes_its_run]
     if connection.vendor != "postgresql" or not lone:
         return _record(outcomes)
     with transaction.atomic():
         with connection.cursor() as cursor:
             written, finished = record_sql.record_lone_successes(cursor, lone, timezone.now())
-        kept = len(written) + _record([o for o in outcomes if not (o.lone and o.kind == "ok")])
+        kept = len(written) + _record([o for o in outcomes if not o.finishes_its_run])
     metrics.record_runs(RunStatus.SUCCEEDED, finished)
-    now = timezone.now()
-    for action, started_at in written:
-        if started_at is not None:
-            metrics.record_step(action, StepStatus.SUCCEEDED, (now - started_at).total_seconds())
+    record_durations((action, StepStatus.SUCCEEDED, started_at) for action, started_at in written)
     return kept
 
 
@@ -294,16 +296,19 @@ def _record(outcomes: list[Outcome]) -> int:
             _apply_outcome(steps[outcome.step_run_id], outcome)
         update_rows([steps[o.step_run_id] for o in kept], OUTCOME_FIELDS)
         _advance_runs({steps[o.step_run_id].run_id: steps[o.step_run_id].run for o in kept})
-    record_durations(steps[o.step_run_id] for o in kept)
+    record_durations(
+        (step.action, step.status, step.started_at) for step in (steps[o.step_run_id] for o in kept)
+    )
     return len(kept)
 
 
 def record_durations(steps) -> None:
-    """Step latency (claim to outcome) for /metrics and the dashboard."""
+    """Step latency (claim to outcome) for /metrics and the dashboard, from (action, status,
+    started_at) per step recorded."""
     now = timezone.now()
-    for step in steps:
-        if step.started_at is not None:
-            metrics.record_step(step.action, step.status, (now - step.started_at).total_seconds())
+    for action, status, started_at in steps:
+        if started_at is not None:
+            metrics.record_step(action, status, (now - started_at).total_seconds())
 
 
 def _apply_outcome(step: StepRun, outcome: Outcome) -> None:
