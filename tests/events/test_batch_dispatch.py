@@ -127,3 +127,21 @@ def test_two_concurrent_dispatchers_never_claim_the_same_event(monkeypatch):
     assert sum(claimed[0]) + sum(claimed[1]) == 600
     assert set(Event.objects.values_list("status", "attempts")) == {(Status.DONE, 1)}
     assert sorted(Run.objects.values_list("event_id", flat=True)) == ids
+
+
+def test_a_claim_takes_turns_by_type_so_a_burst_ahead_does_not_hold_another_type(subscribers):
+    burst = bulk_events(300, type="github.pull_request.opened")
+    [issue_id] = bulk_events(1, type="linear.issue.create", source="linear")
+    # A dispatcher rung for the burst's first ids (the issue's id is far behind them on the
+    # list) claims the issue too: each type's oldest waiting event comes before any type's
+    # second, and the issue is among the newest waiting.
+    assert dispatch_events(burst[:10], drain=10) == {"done": 20}
+    assert Event.objects.get(pk=issue_id).status == Status.DONE
+    # Within one type the order stays oldest first.
+    assert sorted(subscribers) == [*burst[:19], issue_id]
+
+
+def test_an_exact_dispatch_claims_only_its_own_events(subscribers):
+    ids = bulk_events(5)
+    assert dispatch_events(ids[3:], drain=0) == {"done": 2}
+    assert sorted(subscribers) == ids[3:]
