@@ -9,9 +9,9 @@ second, one task per event, that was a fifth of the stack's CPU on 2 cores
 So a long-lived process (each runner process, `runner_process.py`) runs one dispatcher
 thread: it waits on the list with `BLPOP`, takes what else is waiting (`LPOP` with a count)
 and calls `dispatch_events` with those ids, exactly as the task would. Each keeps a presence
-in a sorted set (expiry as score, renewed about every second); the doorbell pushes ids to the
-list while any presence is alive and queues django-q2 tasks otherwise (`qcluster` alone, no
-Redis, all dispatchers gone). The list is only a doorbell: an id taken by a thread that dies
+(core/presence.py), renewed about every second; the doorbell pushes ids to the list while
+any presence is alive and queues django-q2 tasks otherwise (`qcluster` alone, no Redis, all
+dispatchers gone). The list is only a doorbell: an id taken by a thread that dies
 before dispatching it leaves its event `received` (or `dispatched`) in Postgres, and the
 sweeper re-drives it, as it does a killed worker's.
 """
@@ -23,6 +23,7 @@ import uuid
 
 from django.db import close_old_connections
 
+from orchestrator.core import presence
 from orchestrator.core.redis import key, redis_client
 
 logger = logging.getLogger("contexten.events")
@@ -34,11 +35,6 @@ WAIT_S = 1.0  # the longest BLPOP: the presence is renewed in between
 TAKE_MOST = 200  # ids per dispatch, like a doorbell task's drain
 
 
-def alive_statement() -> tuple[str, tuple]:
-    """ZCOUNT arguments: presences whose expiry is still ahead."""
-    return key(PRESENT), (int(time.time() * 1000), "+inf")
-
-
 ALIVE_CACHE_S = 1.0  # a doorbell re-reads the presence count at most this often
 _alive = {"count": 0, "read_at": -ALIVE_CACHE_S}
 
@@ -46,8 +42,8 @@ _alive = {"count": 0, "read_at": -ALIVE_CACHE_S}
 def dispatchers_alive() -> int:
     """How many dispatcher threads are alive on any host (re-read at most once a second)."""
     if time.monotonic() - _alive["read_at"] >= ALIVE_CACHE_S:
-        name, bounds = alive_statement()
-        _alive["count"], _alive["read_at"] = redis_client().zcount(name, *bounds), time.monotonic()
+        _alive["count"] = presence.count_alive(redis_client(), key(PRESENT))
+        _alive["read_at"] = time.monotonic()
     return _alive["count"]
 
 
@@ -127,10 +123,8 @@ class Dispatcher(threading.Thread):
         if time.monotonic() - self.renewed_at < WAIT_S:
             return
         self.renewed_at = time.monotonic()
-        now_ms = int(time.time() * 1000)
         pipe = redis_client().pipeline()
-        pipe.zadd(key(PRESENT), {self.id: now_ms + int(PRESENCE_TTL_S * 1000)})
-        pipe.zremrangebyscore(key(PRESENT), 0, now_ms)
+        presence.renew(pipe, key(PRESENT), self.id, PRESENCE_TTL_S)
         pipe.execute()
 
     def _leave(self) -> None:

@@ -19,7 +19,7 @@ from django_q.conf import Conf
 from django_q.tasks import async_task
 from psycopg_pool import AsyncConnectionPool
 
-from orchestrator.core import backends
+from orchestrator.core import backends, presence
 from orchestrator.core.redis import key
 from orchestrator.events import dispatchers
 from orchestrator.events.group_commit import MAX_ROWS, GroupInserter, Row, UnstorablePayload
@@ -182,8 +182,8 @@ class LoopDoorbell:
     async def dispatchers_alive(self) -> int:
         loop = asyncio.get_running_loop()
         if loop.time() - self.dispatchers_read_at >= dispatchers.ALIVE_CACHE_S:
-            name, bounds = dispatchers.alive_statement()
-            self.dispatchers = await self.client.zcount(name, *bounds)
+            alive = presence.alive_range()
+            self.dispatchers = await self.client.zcount(key(dispatchers.PRESENT), *alive)
             self.dispatchers_read_at = loop.time()
         return self.dispatchers
 

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from orchestrator.core import presence
+
 PROCESS_PREFIX = "proc:"
 # A new lease row lapsed long ago. Not this host's now: SQLite's database time has
 # milliseconds, so a row stamped with this host's microseconds in the same millisecond
@@ -61,10 +63,8 @@ class RedisLeases:
 
     def keep_presence(self, name: str, holder: str, ttl_s: float) -> None:
         self.take(name, holder, ttl_s)
-        now_ms = int(time.time() * 1000)  # expiries are compared with this same clock
         pipe = self.redis.pipeline()
-        pipe.zadd(redis_key(PROCESSES), {name: now_ms + int(ttl_s * 1000)})
-        pipe.zremrangebyscore(redis_key(PROCESSES), 0, now_ms)
+        presence.renew(pipe, redis_key(PROCESSES), name, ttl_s)
         pipe.execute()
 
     def drop_presence(self, name: str, holder: str) -> None:
@@ -72,11 +72,11 @@ class RedisLeases:
         self.redis.zrem(redis_key(PROCESSES), name)
 
     def processes_alive(self) -> int:
-        return self.redis.zcount(redis_key(PROCESSES), int(time.time() * 1000), "+inf")
+        return presence.count_alive(self.redis, redis_key(PROCESSES))
 
     def wake(self) -> int:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zcount(redis_key(PROCESSES), int(time.time() * 1000), "+inf")
+        presence.count_alive(pipe, redis_key(PROCESSES))
         pipe.lpush(redis_key(WAKE), 1)
         pipe.ltrim(redis_key(WAKE), 0, WAKE_BACKLOG - 1)
         return pipe.execute()[0]

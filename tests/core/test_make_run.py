@@ -13,7 +13,8 @@ import sys
 import pytest
 
 from tests.conftest import BASE_DIR, SERVED_TEST_SIZES, free_port, wait_for_http
-from tests.faults.stack import log_in, manage, wait_until
+from tests.faults.stack import log_in, manage
+from tests.waiting import wait_until
 
 # The Makefile's `run` target before its last step. `make install` is CI's own first step;
 # collectstatic is left out because it writes the checkout's var/static, which both halves of

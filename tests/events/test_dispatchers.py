@@ -6,8 +6,6 @@ last dispatcher leaves, doorbells are tasks again. Without Redis no dispatcher s
 the doorbell stays the django-q2 task on the ORM broker.
 """
 
-import time
-
 import pytest
 from django_q.conf import Conf
 
@@ -16,17 +14,9 @@ from orchestrator.events import dispatchers
 from orchestrator.events.models import Event, Status
 from orchestrator.events.store import store_payload
 from orchestrator.workflows import runner_process
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(predicate, what: str, timeout_s: float = 20):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not within {timeout_s:.0f} s")
 
 
 def test_a_value_that_is_no_event_id_is_logged_and_the_ids_kept(caplog):
@@ -50,11 +40,12 @@ def test_a_dispatcher_thread_dispatches_the_rung_events_and_no_task_is_queued(su
     dispatcher = runner_process.start_dispatcher()
     try:
         forget_alive_count()
-        wait_for(lambda: dispatchers.dispatchers_alive() == 1, "the presence")
+        wait_until(lambda: dispatchers.dispatchers_alive() == 1, 20, "the presence")
         stored = [store_payload("github", "issues.opened", f"d-{n}", {"n": n}) for n in range(5)]
         ids = [s.id for s in stored]
-        wait_for(
+        wait_until(
             lambda: Event.objects.filter(pk__in=ids, status=Status.DONE).count() == 5,
+            20,
             "all five dispatched",
         )
         assert sorted(subscribers) == sorted(ids), "each heard once, by the subscriber"

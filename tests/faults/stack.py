@@ -207,15 +207,6 @@ class Load:
         assert len(self.answers) >= n, f"only {len(self.answers)} answers"
 
 
-def wait_until(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def staff_client(env: dict, base: str) -> httpx.Client:
     """A staff session on the served stack, logged in through the admin's own form."""
     manage(env | {"DJANGO_SUPERUSER_PASSWORD": "fault-pass-123"}, "createsuperuser",

@@ -22,8 +22,8 @@ from tests.faults.stack import (
     served,
     stack_env,
     staff_client,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.private_datastores]
 

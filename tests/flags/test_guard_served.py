@@ -1,24 +1,14 @@
 """The guard as it runs in production: `manage.py serve` (web + qcluster), the scheduled job
 firing on its own, workflow steps failing against the fake GitHub, Slack told by a worker."""
 
-import time
-
 from orchestrator.flags import guard, services
 from orchestrator.flags.models import Flag
 from orchestrator.workflows import definitions, engine
 from orchestrator.workflows.models import StepRun
 from tests.conftest import free_port, start_served, wait_for_http
+from tests.waiting import wait_until
 
 PAST = "2020-01-01T00:00:00Z"
-
-
-def wait_until(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def failing_workflow_and_guarded_flag():
@@ -60,11 +50,13 @@ def test_served_workers_roll_back_a_flag_when_github_fails(subprocess_env, fake_
         wait_for_http(f"http://127.0.0.1:{port}/health/live", process=process)
         for _ in range(4):
             engine.create_run(workflow, trigger="manual")
-        assert wait_until(lambda: StepRun.objects.filter(status="failed").count() == 4, 60)
+        wait_until(
+            lambda: StepRun.objects.filter(status="failed").count() == 4, 60, "4 failed steps"
+        )
         # django-q2's scheduler first looks 30 s after the cluster starts, then every 30 s.
-        assert wait_until(lambda: Flag.objects.get().rollout_paused, 120), "guard never acted"
+        wait_until(lambda: Flag.objects.get().rollout_paused, 120, "the guard pausing the rollout")
         # The worker announces after its commit: give it a moment before stopping it.
-        assert wait_until(lambda: fake_platforms.created("slack"), 20), "Slack never told"
+        wait_until(lambda: fake_platforms.created("slack"), 20, "Slack being told", every_s=0.5)
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -17,7 +17,8 @@ from tests.integrations.webhooks import (
     post,
     slack_headers,
 )
-from tests.workflows.test_end_to_end import start_qcluster, stop, wait_until
+from tests.waiting import wait_until
+from tests.workflows.test_end_to_end import start_qcluster, stop
 
 pytestmark = pytest.mark.usefixtures("webhook_secrets")
 
@@ -54,7 +55,7 @@ def test_a_slack_retry_delivered_twice_runs_the_legacy_handler_once(
     retry = post(client, "/slack/events", body, retry_headers)
     assert (first.status_code, retry.status_code) == (202, 200)
     assert retry.json()["duplicate"] is True
-    wait_until(lambda: finished_runs("legacy-slack-app_mention"), what="the mention run")
+    wait_until(lambda: finished_runs("legacy-slack-app_mention"), 60, "the mention run")
     [run] = finished_runs("legacy-slack-app_mention")
     assert run.status == "succeeded", run.steps.values_list("error", flat=True)
     [reply] = fake_platforms.calls("slack", "chat.postMessage")
@@ -75,7 +76,7 @@ def check_github_label_runs_every_handler_for_the_key(client, fake_platforms):
     body = compact(load("github", "pull_request__labeled"))
     response = post(client, "/github/events", body, github_headers("pull_request", body))
     assert response.status_code == 202, response.content
-    wait_until(lambda: finished_runs("legacy-github-pull_request-labeled"), what="the run")
+    wait_until(lambda: finished_runs("legacy-github-pull_request-labeled"), 60, "the run")
     [run] = finished_runs("legacy-github-pull_request-labeled")
     outputs = {step.step_id: step.output for step in run.steps.all()}
     payload = json.loads(body)
@@ -97,7 +98,7 @@ def check_linear_issue_reaches_its_handler_as_a_linear_event(client):
     body = linear_body(load("linear", "issue__create"))
     response = post(client, "/linear/events", body, linear_headers(body))
     assert response.status_code == 202, response.content
-    wait_until(lambda: finished_runs("legacy-linear-issue"), what="the Linear run")
+    wait_until(lambda: finished_runs("legacy-linear-issue"), 60, "the Linear run")
     [run] = finished_runs("legacy-linear-issue")
     [step] = run.steps.all()
     assert step.output["result"] == {"action": "create", "title": json.loads(body)["data"]["title"]}

@@ -16,11 +16,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from orchestrator.core.supervisor import runner_command, web_command, worker_command
 from tests.conftest import BASE_DIR
+from tests.waiting import wait_until
 
 PREFIX = "ctxs-"
 BRIDGE = f"{PREFIX}br"
@@ -141,7 +141,7 @@ class PrivateRedis:
         )  # fmt: skip
         import redis
 
-        wait_for(lambda: _pings(redis.Redis.from_url(self.url)), 20, "the private Redis")
+        wait_until(lambda: _pings(redis.Redis.from_url(self.url)), 20, "the private Redis")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -191,16 +191,6 @@ class Host:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=10)
         return pids
-
-
-def wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not reached within {timeout_s:.0f} s")
 
 
 # --- watchers and the control process ----------------------------------------------------

@@ -164,7 +164,7 @@ def wait_http(address: str) -> None:
             return connection.getresponse().status == 200
         return False
 
-    cluster.wait_for(answers, 180, f"web host {address}")
+    cluster.wait_until(answers, 180, f"web host {address}")
 
 
 def print_figures() -> None:

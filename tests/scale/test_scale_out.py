@@ -14,7 +14,7 @@ import time
 import redis
 from django.conf import settings
 
-from tests.scale.cluster import Control, Watcher, wait_for
+from tests.scale.cluster import Control, Watcher, wait_until
 from tests.scale.conftest import FIGURES
 
 SLACK_DELAY_S = 2.0
@@ -33,8 +33,8 @@ def run_phase(cluster, prefix: str, count: int) -> float:
     """Post `count` deliveries, wait for every message; prove each was posted once and each
     step ran once; answer the messages per second between the 10th and 90th percentile."""
     cluster.post_events(prefix, count)
-    wait_for(lambda: len(cluster.posted(prefix)) == count, 300, f"{count} {prefix} messages")
-    wait_for(lambda: cluster.runs(prefix) == {"succeeded": count}, 60, f"{prefix} runs")
+    wait_until(lambda: len(cluster.posted(prefix)) == count, 300, f"{count} {prefix} messages")
+    wait_until(lambda: cluster.runs(prefix) == {"succeeded": count}, 60, f"{prefix} runs")
     posted = cluster.posted(prefix)
     assert sorted(posted.values()) == [1] * count, "a message was posted twice"
     calls = cluster.post_calls(prefix)
@@ -69,7 +69,7 @@ def start_second_worker_host(cluster) -> None:
     runners = settings.WORKFLOW_RUNNERS
     if not cluster.hosts["wrk2"].processes:
         cluster.hosts["wrk2"].start_worker(runners)
-    wait_for(lambda: runner_processes(cluster) == 2 * runners, 180, "wrk2's runner processes")
+    wait_until(lambda: runner_processes(cluster) == 2 * runners, 180, "wrk2's runner processes")
 
 
 def watchers(cluster) -> dict:
@@ -86,7 +86,7 @@ def test_a_second_worker_host_adds_throughput_and_nothing_runs_twice(scale_clust
     messages one does; every event is dispatched once, every step claimed once, every
     message posted once (counted at the platform)."""
     cluster, runners = scale_cluster, settings.WORKFLOW_RUNNERS
-    wait_for(lambda: runner_processes(cluster) == runners, 180, "wrk1's runner processes")
+    wait_until(lambda: runner_processes(cluster) == runners, 180, "wrk1's runner processes")
     cluster.fake.set_delay("slack", SLACK_DELAY_S)
     run_phase(cluster, "warm", 30)
     one = run_phase(cluster, "one", ONE_HOST_EVENTS)
@@ -141,7 +141,7 @@ def test_an_outage_seen_by_one_host_opens_the_breaker_on_all(scale_cluster):
     started = time.monotonic()
     cluster.post_events("outage", 60)
     for watcher in cluster.watchers.values():
-        wait_for(
+        wait_until(
             lambda w=watcher: ("breaker", "open") in w.seen, 60, f"open on {watcher.host.name}"
         )
     opened = {name: w.seen[("breaker", "open")] for name, w in cluster.watchers.items()}
@@ -159,9 +159,9 @@ def test_an_outage_seen_by_one_host_opens_the_breaker_on_all(scale_cluster):
     late = [(c.remote, round(c.at - resumed_at, 2), c.status) for c in down_calls
             if c.remote != cluster.hosts["wrk1"].address]  # fmt: skip
     assert set(by_host) == {"wrk1"}, f"only wrk1 met the outage: {by_host} {late}"
-    wait_for(lambda: len(cluster.posted("outage")) == 60, 180, "the outage's 60 messages")
+    wait_until(lambda: len(cluster.posted("outage")) == 60, 180, "the outage's 60 messages")
     assert sorted(cluster.posted("outage").values()) == [1] * 60
-    wait_for(lambda: cluster.runs("outage") == {"succeeded": 60}, 60, "outage runs")
+    wait_until(lambda: cluster.runs("outage") == {"succeeded": 60}, 60, "outage runs")
 
 
 def test_a_worker_host_killed_mid_stream_loses_nothing_and_is_taken_over(scale_cluster):
@@ -181,7 +181,7 @@ def test_a_worker_host_killed_mid_stream_loses_nothing_and_is_taken_over(scale_c
         calls = cluster.post_calls("kill")
         return len([c for c in calls if c.status is None and c.remote == victim.address])
 
-    wait_for(lambda: victim_in_flight() >= 3, 30, "wrk2 with calls in flight")
+    wait_until(lambda: victim_in_flight() >= 3, 30, "wrk2 with calls in flight")
     in_flight, victim_pids = victim_in_flight(), {str(pid) for pid in victim.pids()}
     killed_at = time.monotonic()
     victim.kill()
@@ -189,17 +189,17 @@ def test_a_worker_host_killed_mid_stream_loses_nothing_and_is_taken_over(scale_c
     held = [step for step, token in cluster.pg.query(running) if claimant(token) in victim_pids]
     assert held, "wrk2 held steps when it was killed"
     deadline = killed_at + TAKEOVER_BOUND_S + MARGIN_S
-    wait_for(lambda: taken_over(cluster, held, victim_pids), deadline - time.monotonic(),
+    wait_until(lambda: taken_over(cluster, held, victim_pids), deadline - time.monotonic(),
              f"the {len(held)} steps wrk2 held taken over")  # fmt: skip
     held_after = time.monotonic() - killed_at
     sender.join()
-    wait_for(lambda: len(cluster.posted("kill")) == count, 120, "every kill message")
+    wait_until(lambda: len(cluster.posted("kill")) == count, 120, "every kill message")
     last_post = max(c.at for c in cluster.post_calls("kill") if c.status == 200) - killed_at
     assert len(sent) == count
     posted = cluster.posted("kill")
     assert set(posted) == {f"kill-{n}" for n in range(count)}, "an acknowledged event was lost"
     duplicates = sum(n - 1 for n in posted.values())
-    wait_for(lambda: cluster.runs("kill") == {"succeeded": count}, 60, "kill runs")
+    wait_until(lambda: cluster.runs("kill") == {"succeeded": count}, 60, "kill runs")
     redispatched = cluster.pg.query(
         "SELECT count(*) FROM events_event WHERE delivery_id LIKE 'kill-%%' AND attempts > 1"
     )

@@ -17,6 +17,7 @@ from django.conf import settings as django_settings
 from orchestrator.events.dispatch import dispatch_event
 from orchestrator.workflows import sweeper
 from orchestrator.workflows.models import Run, StepRun
+from tests.waiting import wait_until
 
 FIXTURES = Path(django_settings.BASE_DIR) / "integrations" / "github" / "fixtures"
 SECRET = "e2e-webhook-secret"
@@ -97,15 +98,6 @@ def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
             process.wait(timeout=10)
 
 
-def wait_until(predicate, timeout_s: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_a_worker_killed_mid_step_is_redriven_by_the_sweeper(
     client, signed, save_workflow, subprocess_env, fake_platforms, settings
 ):
@@ -128,7 +120,7 @@ def test_a_worker_killed_mid_step_is_redriven_by_the_sweeper(
     assert sweeper.sweep()["redriven"] == 1
     second = start_qcluster(env)
     try:
-        wait_until(lambda: Run.objects.get().status == "succeeded", what="the re-driven run")
+        wait_until(lambda: Run.objects.get().status == "succeeded", 60, "the re-driven run")
     finally:
         stop(second)
     step = StepRun.objects.get()

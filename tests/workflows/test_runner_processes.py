@@ -3,13 +3,13 @@ drive the steps (not the qcluster workers), and a runner killed mid-step is take
 
 import os
 import signal
-import time
 
 import pytest
 
 from orchestrator.workflows import doorbell, engine
 from orchestrator.workflows.models import Run, StepRun, Workflow
 from tests.conftest import free_port, start_served, wait_for_http
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,16 +32,6 @@ def runner_pids(serve_pid: int) -> set[int]:
 def claimant_pid(step: StepRun) -> int:
     """Runner ids are `<host>-<pid>-<random>`; claims are `<runner id>:<token>`."""
     return int(step.claimed_by.split(":", 1)[0].split("-")[-2])
-
-
-def wait_until(predicate, timeout_s: float = 90, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {timeout_s:.0f} s")
 
 
 @pytest.fixture
@@ -77,8 +67,12 @@ def test_serve_starts_runner_processes_and_they_drive_the_steps(
     serve_with, save_workflow, fake_platforms
 ):
     serve = serve_with(WORKFLOW_RUNNERS="2")
-    runners = wait_until(lambda: len(runner_pids(serve.pid)) == 2 and runner_pids(serve.pid))
-    wait_until(lambda: doorbell.runner_processes_alive() == 2, what="two runner presences")
+    runners = wait_until(
+        lambda: len(runner_pids(serve.pid)) == 2 and runner_pids(serve.pid),
+        90,
+        "two runner processes",
+    )
+    wait_until(lambda: doorbell.runner_processes_alive() == 2, 90, "two runner presences")
     fake_platforms.set_delay("slack", 3)  # long enough to see who holds each step
     workflow = hook_workflow(save_workflow, fake_platforms)
     for n in range(6):
@@ -87,7 +81,7 @@ def test_serve_starts_runner_processes_and_they_drive_the_steps(
     claimants = {claimant_pid(step) for step in StepRun.objects.filter(status="running")}
     assert claimants and claimants <= runners, "runner processes drive the steps, not workers"
     finished = ["succeeded", "failed"]
-    wait_until(lambda: Run.objects.filter(status__in=finished).count() == 6, what="6 runs")
+    wait_until(lambda: Run.objects.filter(status__in=finished).count() == 6, 90, "6 runs")
     assert set(Run.objects.values_list("status", flat=True)) == {"succeeded"}
     assert len(fake_platforms.calls("slack", "chat.postMessage")) == 6
 
@@ -96,7 +90,7 @@ def test_a_runner_killed_mid_step_is_restarted_and_its_step_taken_over(
     serve_with, save_workflow, fake_platforms
 ):
     serve = serve_with(WORKFLOW_RUNNERS="1", WORKFLOW_HEARTBEAT_TIMEOUT="8")
-    wait_until(lambda: doorbell.runner_processes_alive() == 1, what="a runner presence")
+    wait_until(lambda: doorbell.runner_processes_alive() == 1, 90, "a runner presence")
     fake_platforms.set_delay("slack", 60)  # the first call hangs until its runner is killed
     workflow = hook_workflow(save_workflow, fake_platforms)
     engine.create_run(workflow, trigger="manual")
@@ -104,7 +98,7 @@ def test_a_runner_killed_mid_step_is_restarted_and_its_step_taken_over(
     victim = claimant_pid(StepRun.objects.get())
     os.kill(victim, signal.SIGKILL)
     fake_platforms.set_delay("slack", 0)
-    wait_until(lambda: Run.objects.get().status == "succeeded", what="the run to succeed")
+    wait_until(lambda: Run.objects.get().status == "succeeded", 90, "the run to succeed")
     assert StepRun.objects.get().attempts == 2
     assert victim not in runner_pids(serve.pid)
     assert len(runner_pids(serve.pid)) == 1, "the supervisor started the runner again"

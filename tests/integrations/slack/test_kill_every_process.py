@@ -15,6 +15,7 @@ from django.db import connection
 
 from orchestrator.workflows import definitions, engine, sweeper
 from orchestrator.workflows.models import Run, StepRun
+from tests.waiting import wait_until
 
 PER_CHANNEL = 30
 
@@ -57,15 +58,6 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             kill_every_process(process)
-
-
-def wait_until(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start_runs(channel_id: str) -> None:
