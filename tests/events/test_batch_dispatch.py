@@ -145,3 +145,26 @@ def test_an_exact_dispatch_claims_only_its_own_events(subscribers):
     ids = bulk_events(5)
     assert dispatch_events(ids[3:], drain=0) == {"done": 2}
     assert sorted(subscribers) == ids[3:]
+
+
+def test_the_few_events_of_other_types_in_a_bursts_batch_go_to_the_subscribers_first(
+    subscribers,
+):
+    burst = bulk_events(30, type="github.pull_request.opened")
+    issues = bulk_events(3, type="linear.issue.create", source="linear")
+    assert dispatch_events([*burst, *issues], drain=0) == {"done": 33}
+    assert subscribers[:3] == issues, "the issues' runs are written before the burst's"
+    assert sorted(subscribers[3:]) == burst
+    assert set(Event.objects.values_list("status", flat=True)) == {Status.DONE}
+
+
+def test_a_batch_of_one_type_or_of_even_types_is_one_turn():
+    def events(*types: str) -> list[Event]:
+        return [Event(pk=n, type=type) for n, type in enumerate(types)]
+
+    assert dispatch.turns(events(*["a"] * 10)) == [events(*["a"] * 10)]
+    even = events(*["a", "b"] * 5)
+    assert dispatch.turns(even) == [even]
+    mixed = events(*["a"] * 9, "b", "c")
+    assert [[e.type for e in turn] for turn in dispatch.turns(mixed)] == [["b", "c"], ["a"] * 9]
+    assert dispatch.turns([]) == []
