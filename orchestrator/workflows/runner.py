@@ -134,7 +134,9 @@ class Runner:
         # Two database threads: outcomes are recorded while the next batch is claimed.
         self.db_thread = ThreadPoolExecutor(1, thread_name_prefix="workflows-db")
         self.record_thread = ThreadPoolExecutor(1, thread_name_prefix="workflows-record")
-        self.inflight: dict[asyncio.Task, Job] = {}
+        self.inflight: dict[asyncio.Task, Job] = {}  # each task leaves it as it ends
+        self.completed = asyncio.Event()  # a step finished since the last wait began
+        self.completion: asyncio.Future | None = None
         self.finished: list[Outcome] = []
         self.recording: asyncio.Future | None = None  # the record in progress, if any
         self.slots: dict[str, asyncio.Semaphore] = {}
@@ -204,6 +206,7 @@ class Runner:
         steps, a step made during the burst waited 1.5 s (p50) for its claim. So a record
         runs on its own thread while the ticks go on claiming; one record at a time, the
         outcomes finished meanwhile wait for the next."""
+        self.completed.clear()  # outcomes that finish from here on end this tick's wait
         had_results = bool(self.finished)
         self._collect_recording()
         if self.finished and self.recording is None:
@@ -214,20 +217,39 @@ class Runner:
         claimed = await self._claim() if self._claim_due() else False
         await self._housekeeping()
         self._hand_back_unstarted()
-        pending = set(self.inflight) | ({self.recording} if self.recording else set())
-        if not pending:
-            return had_results or claimed
+        if not self.inflight and self.recording is None:
+            # A step that finished while this tick claimed is recorded by the next one.
+            return had_results or claimed or bool(self.finished)
+        waits = {self._completion_waiter(), *([self.recording] if self.recording else [])}
         ring = self._ring_waiter()
-        done, _ = await asyncio.wait(
-            pending | ({ring} if ring else set()),
+        await asyncio.wait(
+            waits | ({ring} if ring else set()),
             timeout=self.poll_s,
             return_when=asyncio.FIRST_COMPLETED,
         )
-        for task in done:
-            if task in self.inflight:
-                self.inflight.pop(task)
-                self.finished.append(task.result())
         return True
+
+    def _completion_waiter(self) -> asyncio.Future:
+        """One task that the next step to finish completes, kept across ticks.
+
+        Waiting on every task in flight instead (`asyncio.wait` on 1,000 of them) added and
+        removed 1,000 callbacks a tick: 0.16 ms of CPU a step over a burst's completions,
+        in the window where 1,000 answers arrive at once."""
+        if self.completion is None or self.completion.done():
+            self.completion = asyncio.ensure_future(self.completed.wait())
+        return self.completion
+
+    def _step_done(self, task: asyncio.Task) -> None:
+        """A step's task ended: its outcome waits for the next record (a task handed back
+        or cancelled was taken out of `inflight` by whoever did it)."""
+        job = self.inflight.pop(task, None)
+        if job is None or task.cancelled():
+            return
+        if task.exception() is not None:  # execute_job classifies every error: a bug here
+            logger.error("workflows.step.lost step=%s: %r", job.step_id, task.exception())
+            return  # its heartbeat stops: the step is re-driven like a crashed runner's
+        self.finished.append(task.result())
+        self.completed.set()
 
     def _claim_due(self) -> bool:
         """Whether this tick claims: a runner task looks every tick (a poll)."""
@@ -267,7 +289,9 @@ class Runner:
         self.finished += decided
         for job in jobs:
             job.platform = self._platform(job)
-            self.inflight[asyncio.create_task(execute_job(job, self._slots(job)))] = job
+            task = asyncio.create_task(execute_job(job, self._slots(job)))
+            self.inflight[task] = job
+            task.add_done_callback(self._step_done)
         if len(jobs) + len(decided) >= limit and self.runners > 1:
             await self._ask_for_help()
         return bool(jobs or decided)
