@@ -10,11 +10,6 @@ skew between hosts that share one Redis.
 import time
 
 
-def alive_range() -> tuple[int, str]:
-    """ZCOUNT bounds of the members whose expiry is still ahead (for async clients too)."""
-    return int(time.time() * 1000), "+inf"
-
-
 def renew(pipe, set_key: str, member: str, ttl_s: float) -> None:
     """Queue on `pipe` the renewal of `member` and the trim of the lapsed members."""
     now_ms = int(time.time() * 1000)
@@ -22,5 +17,7 @@ def renew(pipe, set_key: str, member: str, ttl_s: float) -> None:
     pipe.zremrangebyscore(set_key, 0, now_ms)
 
 
-def count_alive(client, set_key: str) -> int:
-    return client.zcount(set_key, *alive_range())
+def count_alive(client, set_key: str):
+    """ZCOUNT of the members whose expiry is still ahead: the count from a client, a queued
+    command on a pipeline, an awaitable from an asyncio client."""
+    return client.zcount(set_key, int(time.time() * 1000), "+inf")

@@ -182,8 +182,8 @@ class LoopDoorbell:
     async def dispatchers_alive(self) -> int:
         loop = asyncio.get_running_loop()
         if loop.time() - self.dispatchers_read_at >= dispatchers.ALIVE_CACHE_S:
-            alive = presence.alive_range()
-            self.dispatchers = await self.client.zcount(key(dispatchers.PRESENT), *alive)
+            alive = presence.count_alive(self.client, key(dispatchers.PRESENT))
+            self.dispatchers = await alive
             self.dispatchers_read_at = loop.time()
         return self.dispatchers
 

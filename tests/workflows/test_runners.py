@@ -1,6 +1,7 @@
 """Several runners at once: each holds one of WORKFLOW_RUNNERS leases, and no step is ever
 executed by two of them (claims are atomic), checked against the fake Slack's call records."""
 
+import asyncio
 import logging
 import threading
 
@@ -119,3 +120,42 @@ def test_a_plain_ring_is_quiet_while_a_runner_holds_a_lease_and_a_grow_ring_is_n
     assert doorbell.ring(grow=True)
     assert len(queued) == 2  # one task per free lease
     doorbell.release_lease(holder.lease, holder.id)
+
+
+def test_a_step_task_hands_its_outcome_over_once_and_a_crashed_one_is_logged(caplog):
+    """The done callback: an outcome goes to `finished` and wakes the loop's wait; a task
+    that raised (execute_job classifies every error, so a bug) is logged and left to the
+    heartbeat re-drive; a task already taken out (handed back) is ignored."""
+    from orchestrator.workflows.steps import Job, Outcome
+
+    driver = runner.Runner()
+
+    def job(n: int) -> Job:
+        return Job(n, f"t-{n}", 1, f"s{n}", "core.log", {}, 1.0, 1)
+
+    async def crash() -> Outcome:
+        raise RuntimeError("a bug")
+
+    async def scenario() -> None:
+        async def ok() -> Outcome:
+            return Outcome(1, "t-1", "ok")
+
+        tasks = {asyncio.create_task(ok()): job(1), asyncio.create_task(crash()): job(2)}
+        handed_back = asyncio.create_task(ok())
+        for task, held in tasks.items():
+            driver.inflight[task] = held
+            task.add_done_callback(driver._step_done)
+        handed_back.add_done_callback(driver._step_done)  # never in inflight
+        await asyncio.wait_for(asyncio.shield(driver._completion_waiter()), 5)
+        await asyncio.gather(*tasks, handed_back, return_exceptions=True)
+        await asyncio.sleep(0)  # the callbacks of the last tasks
+
+    try:
+        with caplog.at_level(logging.ERROR, logger="contexten.workflows"):
+            asyncio.run(scenario())
+    finally:
+        driver.db_thread.shutdown()
+        driver.record_thread.shutdown()
+    assert [o.step_run_id for o in driver.finished] == [1], "one outcome, handed over once"
+    assert driver.inflight == {}
+    assert "workflows.step.lost step=s2" in caplog.text
