@@ -33,7 +33,13 @@ def read_secret(env: environ.Env, name: str, default: str) -> str:
         return ""
 
 
-def database_from_url(url: str, sqlite_path: Path, pool_max: int, pool_timeout: float = 10) -> dict:
+# psycopg's own threshold: a server-binding cursor prepares a statement on its fifth run.
+PREPARE_AFTER = 5
+
+
+def database_from_url(
+    url: str, sqlite_path: Path, pool_max: int, pool_timeout: float = 10, prepare: bool = True
+) -> dict:
     """Build DATABASES['default'] from DATABASE_URL, or the embedded SQLite default."""
     if not url:
         return sqlite_database(sqlite_path)
@@ -48,7 +54,7 @@ def database_from_url(url: str, sqlite_path: Path, pool_max: int, pool_timeout: 
         fail("DATABASE_URL", f"is malformed: {exc}")
     if not config.get("NAME"):
         fail("DATABASE_URL", "names no database: expected postgres://user@host:5432/dbname")
-    return postgres_database(config, pool_max, pool_timeout)
+    return postgres_database(config, pool_max, pool_timeout, prepare)
 
 
 def default_deployment_name(database: dict) -> str:
@@ -63,7 +69,9 @@ def default_deployment_name(database: dict) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", name)[:64]
 
 
-def postgres_database(config: dict, pool_max: int, pool_timeout: float = 10) -> dict:
+def postgres_database(
+    config: dict, pool_max: int, pool_timeout: float = 10, prepare: bool = True
+) -> dict:
     """Postgres through Django's psycopg pool: persistent per-thread connections exhaust
     Postgres under ASGI, where every request may run on a different thread."""
     config["ENGINE"] = "django.db.backends.postgresql"
@@ -71,6 +79,9 @@ def postgres_database(config: dict, pool_max: int, pool_timeout: float = 10) -> 
     options = config.setdefault("OPTIONS", {})
     # `timeout`: how long a request waits for a connection before its DatabaseError.
     options["pool"] = {"min_size": 2, "max_size": pool_max, "timeout": pool_timeout}
+    # Django's own cursors never prepare (they bind on the client); this lets our few hot
+    # statements (core/prepared.py) be prepared, or with None run unprepared.
+    options["prepare_threshold"] = PREPARE_AFTER if prepare else None
     return config
 
 

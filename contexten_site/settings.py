@@ -101,9 +101,12 @@ DATABASE_POOL_MAX = read_int(env, "DATABASE_POOL_MAX", 20)
 # Seconds a request waits for a pooled connection (Postgres) before failing; while the database
 # restarts, requests fail after this long instead of piling up.
 DATABASE_POOL_TIMEOUT = read_int(env, "DATABASE_POOL_TIMEOUT", 10)
+# Our hot statements run prepared on Postgres (orchestrator/core/prepared.py); false behind
+# a PgBouncer older than 1.21 in transaction mode, which cannot keep prepared statements.
+DATABASE_PREPARE = env.bool("DATABASE_PREPARE", default=True)
 DATABASES = {
     "default": database_from_url(
-        DATABASE_URL, SQLITE_PATH, DATABASE_POOL_MAX, DATABASE_POOL_TIMEOUT
+        DATABASE_URL, SQLITE_PATH, DATABASE_POOL_MAX, DATABASE_POOL_TIMEOUT, DATABASE_PREPARE
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from extensions import registry
-from orchestrator.core import lookups
+from orchestrator.core import lookups, prepared
 from orchestrator.events import subscribers
 from orchestrator.events.models import Event, Status
 from orchestrator.events.store import ring_doorbells
@@ -172,10 +172,14 @@ def claim(event_ids: list[int], drain: int = 0) -> list[Event]:
             params += [Status.RECEIVED, *disabled, count]
     picked = "= ANY(ARRAY(SELECT id FROM picked))" if postgres else "IN (SELECT id FROM picked)"
     sql = CLAIM_SQL.format(
-        candidates=" UNION ".join(candidates), lock=lock, table=TABLE, picked=picked
-    )
+        candidates=" UNION ".join(candidates), lock=lock, table=TABLE, picked=picked,
+        columns=", ".join(field.column for field in Event._meta.concrete_fields),
+    )  # fmt: skip
     params += [Status.RECEIVED, limit, Status.DISPATCHED, timezone.now(), Status.RECEIVED]
-    return sorted(Event.objects.raw(sql, params), key=lambda event: event.pk)
+    with prepared.cursor() as cursor:  # one text per set of disabled sources
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return sorted((prepared.instance(Event, row) for row in rows), key=lambda event: event.pk)
 
 
 # The table is ours and every value a parameter. On Postgres the picked ids go to the UPDATE
@@ -193,7 +197,7 @@ CLAIM_SQL = """
         ORDER BY ranked.turn, ranked.received_at, ranked.id LIMIT %s{lock}
     )
     UPDATE {table} SET status = %s, attempts = attempts + 1, status_changed_at = %s
-    WHERE id {picked} AND status = %s RETURNING *
+    WHERE id {picked} AND status = %s RETURNING {columns}
 """
 
 

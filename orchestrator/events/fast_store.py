@@ -34,8 +34,9 @@ from orchestrator.events.store import (
 __all__ = ["UnstorablePayload", "close_pools", "enabled", "store_event_async"]
 logger = logging.getLogger("contexten.events")
 
-# Connection parameters Django adds for its own cursors; the pool uses psycopg's defaults.
-DJANGO_ONLY_PARAMS = {"cursor_factory", "context", "prepare_threshold"}
+# Connection parameters Django adds for its own cursors; the pool uses psycopg's defaults,
+# but keeps `prepare_threshold` (DATABASE_PREPARE: its INSERT is prepared, or never).
+DJANGO_ONLY_PARAMS = {"cursor_factory", "context"}
 
 # One pool per event loop: uvicorn runs one loop per process; tests run one per test.
 _pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}

@@ -15,10 +15,8 @@ next in turn. The `UPDATE … FROM` joins each step's run and event and returns 
 built into model instances here with the fields' own converters, as the ORM would.
 """
 
-from functools import cache
-
-from django.db import connection
-
+from orchestrator.core import prepared
+from orchestrator.core.prepared import instance
 from orchestrator.events.models import Event
 from orchestrator.workflows.models import STEP_CLAIMABLE, Run, StepRun, StepStatus
 
@@ -71,7 +69,7 @@ def claim_steps(limit: int, token: str, now, skip_actions) -> list[StepRun]:
         "running": StepStatus.RUNNING,
         "token": token,
     }
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(CLAIM_SQL, params)
         rows = cursor.fetchall()
     return sorted((step_with_run(row) for row in rows), key=lambda step: step.pk)
@@ -93,32 +91,3 @@ def split(row: tuple) -> list[tuple]:
         parts.append(row[start:end])
         start = end
     return parts
-
-
-def instance(model, values: tuple):
-    """The instance the ORM would build from these columns (its fields' converters applied:
-    JSON decoded, for one). Only the fields with converters are touched: a claim of 2,000
-    steps built 6,000 instances, and looping over every field was most of that."""
-    converted = list(values)
-    for index, column, converters in field_converters(model):
-        for converter in converters:
-            converted[index] = converter(converted[index], column, connection)
-    return model.from_db(connection.alias, field_names(model), converted)
-
-
-@cache
-def field_names(model) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
-
-
-@cache
-def field_converters(model) -> list[tuple]:
-    """Per field that has any, its position, column expression and the converters the
-    compiler would apply."""
-    converters = []
-    for index, field in enumerate(model._meta.concrete_fields):
-        column = field.get_col(model._meta.db_table)
-        found = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
-        if found:
-            converters.append((index, column, found))
-    return converters

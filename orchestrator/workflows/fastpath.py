@@ -15,6 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from extensions.registry import pin
+from orchestrator.core import prepared
 from orchestrator.workflows.models import Run, RunStatus, StepRun, StepStatus
 
 # Runs per statement when a dispatcher writes a batch: bounds the statement's parameters.
@@ -57,7 +58,7 @@ def _insert(items: list[tuple[int, int, int, object]]) -> list[int]:
         "running": RunStatus.RUNNING,
         "now": now,
     }
-    with connection.cursor() as cursor:
+    with prepared.cursor() as cursor:
         cursor.execute(INSERT_SQL, params)
         return sorted({row[0] for row in cursor.fetchall()})
 

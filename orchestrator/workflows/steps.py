@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from extensions import registry
 from extensions.config import store as config_store
+from orchestrator.core import prepared
 from orchestrator.core.bulk import update_rows
 from orchestrator.health import metrics
 from orchestrator.workflows import claim_sql, doorbell, record_sql
@@ -266,7 +267,7 @@ def record(outcomes: list[Outcome]) -> int:
     if connection.vendor != "postgresql" or not lone:
         return _record(outcomes)
     with transaction.atomic():
-        with connection.cursor() as cursor:
+        with prepared.cursor() as cursor:
             written, finished = record_sql.record_lone_successes(cursor, lone, timezone.now())
         kept = len(written) + _record([o for o in outcomes if not o.finishes_its_run])
     metrics.record_runs(RunStatus.SUCCEEDED, finished)
