@@ -56,6 +56,7 @@ def report(reference, c, latency, mixed, per_step, runs, delay, rate, seconds) -
     print(line("mixed, while the burst was in flight", mixed["during"]["total"], rate))
     print(line("  of which while the burst arrived", mixed["arriving"]["total"], rate))
     print(line("  of which while its steps were in flight", mixed["in_flight"]["total"], rate))
+    print(line("  the same window from the webhook sent", mixed["during"]["from_sent"], rate))
     for path, answers in mixed["probes"].items():
         ms = [m for status, m in answers if status]
         bad = sum(status not in (200, 302) for status, _ in answers)
@@ -107,4 +108,6 @@ def summary(mode, options, idle, reference, c, latency, mixed, met) -> dict:
         "latency_mixed": spread(mixed["during"]["total"]), "probes": probes,
         "latency_arriving": spread(mixed["arriving"]["total"]),
         "latency_in_flight": spread(mixed["in_flight"]["total"]),
+        "latency_mixed_from_sent": spread(mixed["during"]["from_sent"]),
+        "latency_alone_from_sent": spread(latency["from_sent"]),
     }  # fmt: skip
