@@ -27,8 +27,9 @@ from django.db import connection
 
 
 class PreparingCursor(psycopg.Cursor):
-    """Server-side binding, and every statement prepared (when the connection allows it:
-    Django sets `prepare_threshold`, and None there means never)."""
+    """Server-side binding, and every statement prepared when the connection allows it (its
+    `prepare_threshold`, set from DATABASE_PREPARE in contexten_site/envtools.py; None there
+    means never). `_convert_query` is psycopg's own hook, pinned by the lock file."""
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
         return super().execute(query, params, prepare=True, binary=binary)

@@ -171,12 +171,16 @@ def claim(event_ids: list[int], drain: int = 0) -> list[Event]:
             )
             params += [Status.RECEIVED, *disabled, count]
     picked = "= ANY(ARRAY(SELECT id FROM picked))" if postgres else "IN (SELECT id FROM picked)"
+    # The columns by name, in the model's order: `prepared.instance` reads them by position,
+    # and a prepared `RETURNING *` fails ("cached plan must not change result type") once a
+    # migration adds a column under a running process.
     sql = CLAIM_SQL.format(
         candidates=" UNION ".join(candidates), lock=lock, table=TABLE, picked=picked,
         columns=", ".join(field.column for field in Event._meta.concrete_fields),
     )  # fmt: skip
     params += [Status.RECEIVED, limit, Status.DISPATCHED, timezone.now(), Status.RECEIVED]
-    with prepared.cursor() as cursor:  # one text per set of disabled sources
+    # On Postgres one text per (draining or not, disabled sources): prepared once each.
+    with prepared.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return sorted((prepared.instance(Event, row) for row in rows), key=lambda event: event.pk)

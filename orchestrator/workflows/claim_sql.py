@@ -16,7 +16,6 @@ built into model instances here with the fields' own converters, as the ORM woul
 """
 
 from orchestrator.core import prepared
-from orchestrator.core.prepared import instance
 from orchestrator.events.models import Event
 from orchestrator.workflows.models import STEP_CLAIMABLE, Run, StepRun, StepStatus
 
@@ -77,8 +76,8 @@ def claim_steps(limit: int, token: str, now, skip_actions) -> list[StepRun]:
 
 def step_with_run(row: tuple) -> StepRun:
     step_values, run_values, event_values = split(row)
-    step, run = instance(StepRun, step_values), instance(Run, run_values)
-    event = instance(Event, event_values) if event_values[0] is not None else None
+    step, run = prepared.instance(StepRun, step_values), prepared.instance(Run, run_values)
+    event = prepared.instance(Event, event_values) if event_values[0] is not None else None
     Run.event.field.set_cached_value(run, event)
     StepRun.run.field.set_cached_value(step, run)
     return step
