@@ -122,6 +122,10 @@ def render_workflows(result: dict) -> str:
         ["calls made twice (the upstream counts Idempotency-Key)",
          f"{r['duplicates']} of {r['calls']}"],
         ["peak requests in flight at the upstream", r["peak_in_flight"]],
+        *[["  CPU per run of that burst, by role (batched: compare the stream's below)",
+           ", ".join(f"{name} {ms}" for name, ms in cpu.items())
+           + f"; **{sum(cpu.values()):.2f} ms** in all"]
+          for cpu in [r.get("cpu_ms_per_run_burst")] if cpu],
         ["RSS, all processes: idle / peak under the burst (< 2 GB)",
          f"{r['idle_rss_mb']:,} / **{r['peak_rss_mb']:,} MB** ({r['processes']} processes)"],
         ["event stored → first step started at 200/s, alone: p50 / p95 / p99",

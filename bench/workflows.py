@@ -60,6 +60,8 @@ OPTION_SETTINGS = {
     "runners": "WORKFLOW_RUNNERS",
     "pool": "HTTP_REQUEST_POOL_MAX",
     "in-flight": "WORKFLOW_MAX_IN_FLIGHT",
+    "dispatchers": "DISPATCHER_THREADS",
+    "dispatch-linger": "DISPATCH_LINGER_MS",
 }
 
 
@@ -112,8 +114,9 @@ def main(argv: list[str]) -> int:
     try:
         idle = stack.snapshot(roots)
         reference = reference_calls(upstream, runs)
-        concurrency = concurrency_phase(upstream, roots, url, runs)
-        latency = latency_phase(url, rate, seconds, roots, fake_pids(fake, upstream))
+        fakes = fake_pids(fake, upstream)
+        concurrency = concurrency_phase(upstream, roots, url, runs, fakes)
+        latency = latency_phase(url, rate, seconds, roots, fakes)
         mixed = mixed_phase(upstream, url, runs, rate, seconds)
         per_step = per_step_phase(options, delay, fake)
     finally:
@@ -306,15 +309,23 @@ def stream_bodies(prefix: str, count: int) -> list:
     ]
 
 
-def concurrency_phase(upstream: UpstreamProcess, roots: list[int], url: str, runs: int) -> dict:
+def concurrency_phase(
+    upstream: UpstreamProcess, roots: list[int], url: str, runs: int, fakes: list[int]
+) -> dict:
+    """The burst alone, its memory, and the CPU it took per run, by role (as the stream's)."""
     sampler = stack.RssSampler(roots)
     sampler.start()
+    before = stack.cpu_by_process(roots, fakes)
     first_sent = time.time()
     statuses = asyncio.run(send_webhooks(url, burst_bodies("burst", runs), rate=None))
     sent_s = time.time() - first_sent
     wait_for_runs(CONCURRENCY, runs)
+    used = stack.cpu_per_role(before, stack.cpu_by_process(roots, fakes))
     sampler.stop()
     result = burst_result(upstream, "burst", first_sent, runs)
+    result["cpu_ms_per_run"] = {
+        name: round(s * 1000 / runs, 2) for name, s in sorted(used.items()) if s
+    }
     return {**result, "accepted": sum(s == 202 for s in statuses), "sent_s": sent_s,
             "peak_rss_mb": sampler.peak_kb / 1024, "processes": sampler.peak_processes,
             "per_process": sampler.per_process}  # fmt: skip

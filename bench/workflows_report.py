@@ -43,6 +43,9 @@ def report(reference, c, latency, mixed, per_step, runs, delay, rate, seconds) -
         f"{c['calls']} calls, {c['duplicates']} made twice; "
         f"peak {c['peak_in_flight']} in flight at the upstream"
     )
+    burst_cpu = c["cpu_ms_per_run"]
+    print(f"CPU per run of the burst (ms): {json.dumps(burst_cpu)}, "
+          f"in all {sum(burst_cpu.values()):.2f}")  # fmt: skip
     print(line(f"alone, {seconds} s", latency["total"], rate))
     cpu = latency["cpu_ms_per_event"]
     print(f"CPU per event alone (ms; Postgres is the whole server): {json.dumps(cpu)}, "
@@ -103,6 +106,7 @@ def summary(mode, options, idle, reference, c, latency, mixed, met) -> dict:
         "idle_rss_mb": round(sum(kb for _, kb in idle.values()) / 1024), "memory": memory,
         "latency_alone": spread(latency["total"]),
         "cpu_ms_per_event_alone": latency["cpu_ms_per_event"],
+        "cpu_ms_per_run_burst": c["cpu_ms_per_run"],
         "mixed_burst_s": round(mixed["burst"]["elapsed_s"], 2),
         "mixed_duplicates": mixed["burst"]["duplicates"],
         "latency_mixed": spread(mixed["during"]["total"]), "probes": probes,

@@ -119,13 +119,18 @@ def redis_url_or_none(url: str) -> str | None:
     return url
 
 
-def read_int(env: environ.Env, name: str, default: int) -> int:
-    """An integer setting; anything else stops start-up naming the setting."""
+def read_int(env: environ.Env, name: str, default: int, minimum: int | None = None) -> int:
+    """An integer setting (at least `minimum`, if given); anything else stops start-up
+    naming the setting."""
     try:
-        return env.int(name, default=default)
+        value = env.int(name, default=default)
     except ValueError:
         fail(name, f"must be a whole number, got {env.str(name)!r}")
         return default
+    if minimum is not None and value < minimum:
+        fail(name, f"must be {minimum} or more, got {value}")
+        return default
+    return value
 
 
 def read_networks(env: environ.Env, name: str, default: list[str]) -> tuple:

@@ -324,6 +324,11 @@ EVENT_STUCK_AFTER_SECONDS = read_int(env, "EVENT_STUCK_AFTER_SECONDS", 15)
 EVENT_SWEEP_SECONDS = read_int(env, "EVENT_SWEEP_SECONDS", 5)
 EVENT_SWEEP_INTERVAL_MINUTES = read_int(env, "EVENT_SWEEP_INTERVAL_MINUTES", 1)
 EVENT_RETENTION_DAYS = read_int(env, "EVENT_RETENTION_DAYS", 30)
+# Dispatcher threads per runner process (with Redis; events/dispatchers.py), and how long
+# one waits after its first event id for more to share its batch (docs/architecture.md,
+# "Dispatchers linger"). 0 threads leaves dispatch to the qcluster's doorbell tasks.
+DISPATCHER_THREADS = read_int(env, "DISPATCHER_THREADS", 3, minimum=0)
+DISPATCH_LINGER_MS = read_int(env, "DISPATCH_LINGER_MS", 10, minimum=0)
 # Connections per web process for the webhook fast path (async psycopg, Postgres only).
 WEBHOOK_POOL_MAX = read_int(env, "WEBHOOK_POOL_MAX", 8)
 # Seconds a webhook waits for a pooled connection before answering 503 + Retry-After (a

@@ -6,9 +6,10 @@ name and sends the result back), where the dispatch itself costs far less. At 20
 second, one task per event, that was a fifth of the stack's CPU on 2 cores
 (docs/performance.md, "Mixed load, fifth pass").
 
-So a long-lived process (each runner process, `runner_process.py`) runs one dispatcher
-thread: it waits on the list with `BLPOP`, takes what else is waiting (`LPOP` with a count)
-and calls `dispatch_events` with those ids, exactly as the task would. Each keeps a presence
+So a long-lived process (each runner process, `runner_process.py`) runs DISPATCHER_THREADS
+dispatcher threads: each waits on the list with `BLPOP`, lingers a moment, takes what else
+is waiting (`LPOP` with a count) and calls `dispatch_events` with those ids, exactly as the
+task would. Each keeps a presence
 (core/presence.py), renewed about every second; the doorbell pushes ids to the list while
 any presence is alive and queues django-q2 tasks otherwise (`qcluster` alone, no Redis, all
 dispatchers gone). The list is only a doorbell: an id taken by a thread that dies
@@ -21,6 +22,7 @@ import threading
 import time
 import uuid
 
+from django.conf import settings
 from django.db import close_old_connections
 
 from orchestrator.core import presence
@@ -98,8 +100,18 @@ class Dispatcher(threading.Thread):
             self._dispatch(ids)
 
     def _take(self) -> list[int]:
+        """The first id waiting (blocking up to WAIT_S), then, after DISPATCH_LINGER_MS, up
+        to TAKE_MOST - 1 more.
+
+        The linger is what lets several dispatchers share a burst: without it a dispatcher
+        woken by one id took whatever had arrived that instant, so a burst's ids went out
+        in many small batches, each with its own statements; with it, each batch holds what
+        arrived in the linger, while the other threads stay free for the next ids
+        (docs/performance.md, "Mixed load, ninth pass")."""
         client = redis_client()
         first = client.blpop([key(READY)], timeout=WAIT_S)
+        if first is not None and not self.stopped.is_set():
+            self.stopped.wait(settings.DISPATCH_LINGER_MS / 1000)
         if first is None or self.stopped.is_set():
             if first is not None:
                 client.lpush(key(READY), first[1])  # not ours to dispatch any more

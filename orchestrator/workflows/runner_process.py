@@ -18,9 +18,10 @@ runner task (same claims, same batches, same slot semaphores), with these differ
   claim left due steps behind (a full batch, or a platform's steps skipped for lack of
   slots), and at least every RING_FALLBACK_S for steps that come due without a ring (retry
   backoffs). Idle runners cost no CPU. Without Redis it polls, every 100 ms once idle;
-- with Redis it also runs a dispatcher thread (orchestrator/events/dispatchers.py): the
-  event doorbells come to it as ids on a list instead of as django-q2 tasks, whose pusher,
-  worker and monitor cost more CPU than most dispatches;
+- with Redis it also runs DISPATCHER_THREADS dispatcher threads
+  (orchestrator/events/dispatchers.py): the event doorbells come to them as ids on a list
+  instead of as django-q2 tasks, whose pusher, worker and monitor cost more CPU than most
+  dispatches;
 - every few seconds it re-drives steps whose heartbeat went stale (a runner killed mid-step),
   so a dead runner's work is taken over within WORKFLOW_HEARTBEAT_TIMEOUT, not at the next
   sweep; and every EVENT_SWEEP_SECONDS it sweeps stuck events (doorbells a killed worker
@@ -55,7 +56,11 @@ RING_FALLBACK_S = 0.1  # rung runners still look this often: a retry's backoff r
 
 class RingListener:
     """A thread that waits on the wake list (BLPOP) and sets an event in the runner's loop
-    at each ring, so the loop never blocks on Redis and a ring ends any wait at once."""
+    at each ring, so the loop never blocks on Redis and a ring ends any wait at once.
+
+    No linger here, unlike the dispatchers: waiting 5 ms after a ring so that more steps
+    share a claim made no difference three runs could see (docs/performance.md, "Mixed
+    load, ninth pass"), and costs every lone step 5 ms."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
@@ -208,7 +213,7 @@ def run_forever() -> int:
     restart it in a tight loop, and give up on the whole stack after a few early deaths.
     """
     recorded = 0
-    dispatcher = start_dispatcher()
+    dispatchers = start_dispatchers()
     try:
         while True:
             wait_for_database()
@@ -217,19 +222,28 @@ def run_forever() -> int:
             except DatabaseError as exc:
                 logger.warning("workflows.runner.database-unavailable %s", one_line(exc))
     finally:
-        if dispatcher is not None:
+        for dispatcher in dispatchers:
             dispatcher.stop()
-            dispatcher.join(DISPATCHER_STOP_S)
+        deadline = time.monotonic() + DISPATCHER_STOP_S  # one wait for all, not one each
+        for dispatcher in dispatchers:
+            dispatcher.join(max(0.0, deadline - time.monotonic()))
 
 
-def start_dispatcher() -> Dispatcher | None:
-    """With Redis, this process also dispatches events (events/dispatchers.py): the
-    doorbell then skips django-q2's pusher, worker and monitor for each one."""
+def start_dispatchers() -> list[Dispatcher]:
+    """With Redis, this process also dispatches events on DISPATCHER_THREADS threads
+    (events/dispatchers.py): the doorbell then skips django-q2's pusher, worker and monitor
+    for each one.
+
+    More than one, because a dispatch under a burst spends most of its time waiting (for
+    Postgres, and for the GIL behind this process's loop): 4-15 ms of CPU in 50-120 ms of
+    wall time for a batch of 30-140 events. A stream's event that came in behind such a
+    batch waited for it; a free thread takes it at once."""
     if not backends.redis_configured():
-        return None
-    dispatcher = Dispatcher()
-    dispatcher.start()
-    return dispatcher
+        return []
+    started = [Dispatcher() for _ in range(settings.DISPATCHER_THREADS)]
+    for dispatcher in started:
+        dispatcher.start()
+    return started
 
 
 def drive_one_runner() -> int:

@@ -31,6 +31,8 @@ def run_check(**overrides) -> subprocess.CompletedProcess:
         ("REDIS_URL", "http://127.0.0.1:6379/0", "REDIS_URL has unsupported scheme"),
         ("REDIS_URL", "redis://127.0.0.1:notaport/0", "REDIS_URL has a port that is not a number"),
         ("PORT", "eighty", "PORT must be a whole number"),
+        ("DISPATCHER_THREADS", "-1", "DISPATCHER_THREADS must be 0 or more, got -1"),
+        ("DISPATCH_LINGER_MS", "-5", "DISPATCH_LINGER_MS must be 0 or more, got -5"),
         ("SECRET_KEY_FILE", "/nonexistent/secret", "SECRET_KEY_FILE cannot be read"),
     ],
 )

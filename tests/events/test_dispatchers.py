@@ -6,6 +6,8 @@ last dispatcher leaves, doorbells are tasks again. Without Redis no dispatcher s
 the doorbell stays the django-q2 task on the ORM broker.
 """
 
+import threading
+
 import pytest
 from django_q.conf import Conf
 
@@ -29,18 +31,20 @@ def forget_alive_count():
     dispatchers._alive["read_at"] = -dispatchers.ALIVE_CACHE_S
 
 
-def test_a_dispatcher_thread_dispatches_the_rung_events_and_no_task_is_queued(subscribers):
+def test_dispatcher_threads_dispatch_the_rung_events_and_no_task_is_queued(subscribers, settings):
+    settings.DISPATCHER_THREADS = 3
     if not backends.redis_configured():
-        assert runner_process.start_dispatcher() is None, "no Redis: no list to wait on"
+        assert runner_process.start_dispatchers() == [], "no Redis: no list to wait on"
         return
     from orchestrator.core.redis import key, redis_client
 
     client, tasks = redis_client(), f"django_q:{Conf.CLUSTER_NAME}:q"
     client.delete(key(dispatchers.READY), key(dispatchers.PRESENT), tasks)
-    dispatcher = runner_process.start_dispatcher()
+    started = runner_process.start_dispatchers()
+    assert len(started) == 3, "DISPATCHER_THREADS threads in one process"
     try:
         forget_alive_count()
-        wait_until(lambda: dispatchers.dispatchers_alive() == 1, 20, "the presence")
+        wait_until(lambda: dispatchers.dispatchers_alive() == 3, 20, "the three presences")
         stored = [store_payload("github", "issues.opened", f"d-{n}", {"n": n}) for n in range(5)]
         ids = [s.id for s in stored]
         wait_until(
@@ -50,13 +54,44 @@ def test_a_dispatcher_thread_dispatches_the_rung_events_and_no_task_is_queued(su
         )
         assert sorted(subscribers) == sorted(ids), "each heard once, by the subscriber"
         assert client.llen(tasks) == 0, "no django-q2 task was queued for them"
-        assert dispatcher.dispatched == 5
+        assert sum(dispatcher.dispatched for dispatcher in started) == 5
     finally:
-        dispatcher.stop()
-        dispatcher.join(5)
-    assert not dispatcher.is_alive()
+        for dispatcher in started:
+            dispatcher.stop()
+        for dispatcher in started:
+            dispatcher.join(5)
+    assert not any(dispatcher.is_alive() for dispatcher in started)
     forget_alive_count()
-    assert dispatchers.dispatchers_alive() == 0, "a stopped dispatcher leaves at once"
+    assert dispatchers.dispatchers_alive() == 0, "stopped dispatchers leave at once"
     store_payload("github", "issues.opened", "after", {"n": 99})
     assert client.llen(tasks) == 1, "with no dispatcher left, the doorbell is a task again"
     assert client.llen(key(dispatchers.READY)) == 0
+
+
+def test_ids_rung_during_the_linger_share_the_first_ones_batch(settings, monkeypatch):
+    """The linger (DISPATCH_LINGER_MS) is what turns ids arriving one by one into batches."""
+    if not backends.redis_configured():
+        assert runner_process.start_dispatchers() == [], "no Redis: no list to linger on"
+        return
+    from orchestrator.core.redis import key, redis_client
+
+    settings.DISPATCH_LINGER_MS = 300
+    client = redis_client()
+    client.delete(key(dispatchers.READY))
+    dispatcher = dispatchers.Dispatcher()
+    client.rpush(key(dispatchers.READY), 11)
+    pusher = threading.Timer(0.1, lambda: client.rpush(key(dispatchers.READY), 12, 13))
+    pusher.start()
+    try:
+        assert dispatcher._take() == [11, 12, 13], "the ids rung 100 ms after the first"
+    finally:
+        pusher.join()
+    settings.DISPATCH_LINGER_MS = 0
+    client.rpush(key(dispatchers.READY), 21)
+    pusher = threading.Timer(0.1, lambda: client.rpush(key(dispatchers.READY), 22))
+    pusher.start()
+    try:
+        assert dispatcher._take() == [21], "no linger: the batch is what was there"
+        assert dispatcher._take() == [22]
+    finally:
+        pusher.join()
