@@ -9,12 +9,11 @@ second, one task per event, that was a fifth of the stack's CPU on 2 cores
 So a long-lived process (each runner process, `runner_process.py`) runs DISPATCHER_THREADS
 dispatcher threads: each waits on the list with `BLPOP`, lingers a moment, takes what else
 is waiting (`LPOP` with a count) and calls `dispatch_events` with those ids, exactly as the
-task would. Each keeps a presence
-(core/presence.py), renewed about every second; the doorbell pushes ids to the list while
-any presence is alive and queues django-q2 tasks otherwise (`qcluster` alone, no Redis, all
-dispatchers gone). The list is only a doorbell: an id taken by a thread that dies
-before dispatching it leaves its event `received` (or `dispatched`) in Postgres, and the
-sweeper re-drives it, as it does a killed worker's.
+task would. Each keeps a presence (core/presence.py), renewed about every second; the
+doorbell pushes ids to the list while any presence is alive and queues django-q2 tasks
+otherwise (`qcluster` alone, no Redis, all dispatchers gone). The list is only a doorbell:
+an id taken by a thread that dies before dispatching it leaves its event `received` (or
+`dispatched`) in Postgres, and the sweeper re-drives it, as it does a killed worker's.
 """
 
 import logging
@@ -110,8 +109,9 @@ class Dispatcher(threading.Thread):
         (docs/performance.md, "Mixed load, ninth pass")."""
         client = redis_client()
         first = client.blpop([key(READY)], timeout=WAIT_S)
-        if first is not None and not self.stopped.is_set():
-            self.stopped.wait(settings.DISPATCH_LINGER_MS / 1000)
+        linger_s = settings.DISPATCH_LINGER_MS / 1000
+        if linger_s and first is not None and not self.stopped.is_set():
+            self.stopped.wait(linger_s)
         if first is None or self.stopped.is_set():
             if first is not None:
                 client.lpush(key(READY), first[1])  # not ours to dispatch any more

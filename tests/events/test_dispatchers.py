@@ -68,30 +68,39 @@ def test_dispatcher_threads_dispatch_the_rung_events_and_no_task_is_queued(subsc
     assert client.llen(key(dispatchers.READY)) == 0
 
 
-def test_ids_rung_during_the_linger_share_the_first_ones_batch(settings, monkeypatch):
+class PushingDuringTheLinger(threading.Event):
+    """A dispatcher's `stopped` whose waits push `ids` onto the list, as if a doorbell rang
+    during the linger: the test depends on no timing."""
+
+    def __init__(self, client, list_key, ids):
+        super().__init__()
+        self.client, self.list_key, self.ids, self.waits = client, list_key, ids, []
+
+    def wait(self, timeout=None):
+        self.waits.append(timeout)
+        self.client.rpush(self.list_key, *self.ids)
+        return False
+
+
+def test_ids_rung_during_the_linger_share_the_first_ones_batch(settings):
     """The linger (DISPATCH_LINGER_MS) is what turns ids arriving one by one into batches."""
     if not backends.redis_configured():
         assert runner_process.start_dispatchers() == [], "no Redis: no list to linger on"
         return
     from orchestrator.core.redis import key, redis_client
 
-    settings.DISPATCH_LINGER_MS = 300
-    client = redis_client()
-    client.delete(key(dispatchers.READY))
+    client, ready = redis_client(), key(dispatchers.READY)
+    client.delete(ready)
     dispatcher = dispatchers.Dispatcher()
-    client.rpush(key(dispatchers.READY), 11)
-    pusher = threading.Timer(0.1, lambda: client.rpush(key(dispatchers.READY), 12, 13))
-    pusher.start()
-    try:
-        assert dispatcher._take() == [11, 12, 13], "the ids rung 100 ms after the first"
-    finally:
-        pusher.join()
+    settings.DISPATCH_LINGER_MS = 300
+    dispatcher.stopped = PushingDuringTheLinger(client, ready, [12, 13])
+    client.rpush(ready, 11)
+    assert dispatcher._take() == [11, 12, 13], "the ids rung during the linger share its batch"
+    assert dispatcher.stopped.waits == [0.3], "it lingered DISPATCH_LINGER_MS, once"
+
     settings.DISPATCH_LINGER_MS = 0
-    client.rpush(key(dispatchers.READY), 21)
-    pusher = threading.Timer(0.1, lambda: client.rpush(key(dispatchers.READY), 22))
-    pusher.start()
-    try:
-        assert dispatcher._take() == [21], "no linger: the batch is what was there"
-        assert dispatcher._take() == [22]
-    finally:
-        pusher.join()
+    dispatcher.stopped = PushingDuringTheLinger(client, ready, [22])
+    client.rpush(ready, 21)
+    assert dispatcher._take() == [21], "no linger: the batch is what was waiting"
+    assert dispatcher.stopped.waits == [], "and it did not wait at all"
+    client.delete(ready)
