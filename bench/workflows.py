@@ -62,6 +62,7 @@ OPTION_SETTINGS = {
     "in-flight": "WORKFLOW_MAX_IN_FLIGHT",
     "dispatchers": "DISPATCHER_THREADS",
     "dispatch-linger": "DISPATCH_LINGER_MS",
+    "plan-at-ingest": "EVENT_PLAN_AT_INGEST",
 }
 
 

@@ -13,6 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from contexten_site.routing import websocket_urlpatterns  # noqa: E402
+from orchestrator.core import heap  # noqa: E402
 from orchestrator.events.asgi import WebhookFastPath  # noqa: E402
 from orchestrator.flags.asgi import OfrepFastPath  # noqa: E402
 from orchestrator.health import metrics  # noqa: E402
@@ -30,3 +31,4 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+heap.freeze_startup_heap()

@@ -329,6 +329,12 @@ EVENT_RETENTION_DAYS = read_int(env, "EVENT_RETENTION_DAYS", 30)
 # "Dispatchers linger"). 0 threads leaves dispatch to the qcluster's doorbell tasks.
 DISPATCHER_THREADS = read_int(env, "DISPATCHER_THREADS", 3, minimum=0)
 DISPATCH_LINGER_MS = read_int(env, "DISPATCH_LINGER_MS", 10, minimum=0)
+# The webhook fast path writes an event's runs in its own INSERT when it can decide them
+# (workflows/at_ingest.py); off, every event goes to the dispatchers.
+EVENT_PLAN_AT_INGEST = env.bool("EVENT_PLAN_AT_INGEST", default=True)
+# Web and runner processes freeze their start-up heap, so the collector never walks it
+# (orchestrator/core/heap.py; a gen-2 collection stopped a runner for 250-300 ms).
+GC_FREEZE_AT_START = env.bool("GC_FREEZE_AT_START", default=True)
 # Connections per web process for the webhook fast path (async psycopg, Postgres only).
 WEBHOOK_POOL_MAX = read_int(env, "WEBHOOK_POOL_MAX", 8)
 # Seconds a webhook waits for a pooled connection before answering 503 + Retry-After (a

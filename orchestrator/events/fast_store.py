@@ -30,6 +30,7 @@ from orchestrator.events.store import (
     ring_doorbell,
     row_values,
 )
+from orchestrator.health import metrics
 
 __all__ = ["UnstorablePayload", "close_pools", "enabled", "store_event_async"]
 logger = logging.getLogger("contexten.events")
@@ -82,12 +83,39 @@ async def close_pools() -> None:
 
 
 async def store_event_async(source: str, type: str, delivery_id: str, data_json: str) -> Stored:
-    """Insert through the loop's group inserter; ring the doorbell for a new row."""
-    params = row_values(source, type, delivery_id, data_json)
-    stored = await inserter().insert(Row(source, delivery_id, params))
-    if not stored.duplicate:
+    """Insert through the loop's group inserter; ring the doorbell for a new row, or, when
+    its runs went in with it, the runners."""
+    planned = await plan_at_ingest(source, type, delivery_id, data_json)
+    params = row_values(source, type, delivery_id, data_json, planned=planned is not None)
+    stored = await inserter().insert(Row(source, delivery_id, params, planned))
+    if stored.duplicate:
+        return stored
+    if not stored.done:
         await ring_from_loop(stored.id)
+        return stored
+    metrics.record_event(source, type, "done")
+    if planned.runs:
+        loop_doorbell().wake()
     return stored
+
+
+async def plan_at_ingest(source: str, type: str, delivery_id: str, data_json: str):
+    """The runs this delivery starts, planned here (workflows/at_ingest.py), or None: only
+    with Redis and dispatchers alive, so runner processes are there to be rung."""
+    if not settings.EVENT_PLAN_AT_INGEST or not backends.redis_in_use():
+        return None
+    if not await loop_doorbell().dispatchers_alive():
+        return None
+    from orchestrator.workflows import at_ingest
+
+    snapshot = await at_ingest.planner().current()
+    if snapshot is None:
+        return None
+    try:
+        return at_ingest.plan(snapshot, source, type, delivery_id, data_json)
+    except Exception:  # planning is an optimisation: dispatch decides instead
+        logger.exception("events.plan-at-ingest-failed source=%s type=%s", source, type)
+        return None
 
 
 def inserter() -> GroupInserter:
@@ -135,6 +163,7 @@ class LoopDoorbell:
             settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5
         )
         self.waiting: list[int] = []
+        self.waking = False
         self.packages: list[str] = []
         self.flushing = False
         self.task: asyncio.Task | None = None
@@ -147,6 +176,15 @@ class LoopDoorbell:
 
     def ring(self, event_id: int) -> None:
         self.waiting.append(event_id)
+        self._flush_soon()
+
+    def wake(self) -> None:
+        """Ring the runner processes for steps stored ready (one wake for all rung while
+        the loop was busy)."""
+        self.waking = True
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
         if not self.flushing:
             self.flushing = True
             self.task = asyncio.get_running_loop().create_task(self.flush())
@@ -157,7 +195,12 @@ class LoopDoorbell:
 
     async def flush(self) -> None:
         try:
-            while self.waiting:
+            while self.waiting or self.waking:
+                if self.waking:
+                    self.waking = False
+                    await self.wake_runners()
+                if not self.waiting:
+                    continue
                 ids, self.waiting = self.waiting, []
                 try:
                     await self.push(ids)
@@ -179,6 +222,19 @@ class LoopDoorbell:
             async_task(DISPATCH_MANY_TASK, batch, broker=self, save=False)
         packages, self.packages = self.packages, []
         await self.client.rpush(self.list_key, *packages)
+
+    async def wake_runners(self) -> None:
+        """What `doorbell.ring` does for runner processes (workflows/leases.py), from the
+        loop. A lost wake is harmless: rung runners still look every RING_FALLBACK_S."""
+        from orchestrator.workflows.leases import WAKE, WAKE_BACKLOG, redis_key
+
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.lpush(redis_key(WAKE), 1)
+            pipe.ltrim(redis_key(WAKE), 0, WAKE_BACKLOG - 1)
+            await pipe.execute()
+        except Exception as exc:
+            logger.warning("events.wake-runners-failed %s", exc)
 
     async def dispatchers_alive(self) -> int:
         loop = asyncio.get_running_loop()

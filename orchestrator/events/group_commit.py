@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from orchestrator.events.models import Status
 from orchestrator.events.store import Stored, existing_statement, insert_statement
 
 MAX_ROWS = 64
@@ -27,6 +28,9 @@ class Row:
     source: str
     delivery_id: str
     params: tuple
+    # The runs that go in with the row, when the webhook's store planned them
+    # (workflows/at_ingest.py: a `Planned`), else None.
+    planned: object = None
 
 
 class GroupInserter:
@@ -87,10 +91,17 @@ async def insert_rows(connection, rows: list[Row]) -> list:
     return await outcomes_for(connection, rows, inserted)
 
 
-async def execute_insert(connection, rows: list[Row]) -> dict[tuple[str, str], int]:
-    params = [value for row in rows for value in row.params]
-    cursor = await connection.execute(insert_statement(len(rows), jsonb=True), params)
-    return {(source, delivery): id for id, source, delivery in await cursor.fetchall()}
+async def execute_insert(connection, rows: list[Row]) -> dict[tuple[str, str], tuple]:
+    """(source, delivery_id) -> (id, status) of each row inserted."""
+    planned = next((row.planned for row in rows if row.planned is not None), None)
+    if planned is not None:  # the planner writes the statement, its runs inside
+        statement, params = planned.statement_for(rows)
+    else:
+        statement = insert_statement(len(rows), jsonb=True)
+        params = [value for row in rows for value in row.params]
+    cursor = await connection.execute(statement, params)
+    rows_back = await cursor.fetchall()
+    return {(source, delivery): (pk, status) for pk, source, delivery, status in rows_back}
 
 
 async def outcomes_for(connection, rows: list[Row], inserted: dict) -> list[Stored]:
@@ -101,11 +112,14 @@ async def outcomes_for(connection, rows: list[Row], inserted: dict) -> list[Stor
         key = (row.source, row.delivery_id)
         if key in inserted and key not in claimed:
             claimed.add(key)
-            outcomes.append(Stored(inserted[key], duplicate=False))
+            pk, status = inserted[key]
+            outcomes.append(Stored(pk, duplicate=False, done=status == Status.DONE))
         else:
             outcomes.append(None)
             missing.append(key)
-    existing = {**inserted, **await existing_ids(connection, missing)} if missing else inserted
+    existing = {key: pk for key, (pk, _) in inserted.items()}
+    if missing:
+        existing |= await existing_ids(connection, missing)
     return [
         outcome or Stored(existing[(row.source, row.delivery_id)], duplicate=True)
         for row, outcome in zip(rows, outcomes, strict=True)

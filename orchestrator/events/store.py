@@ -30,33 +30,54 @@ DISPATCH_MANY_TASK = "orchestrator.events.dispatch.dispatch_events"
 DOORBELL_BATCH = 20
 TABLE = Event._meta.db_table
 COLUMNS = (
-    "source, type, delivery_id, received_at, status_changed_at, data, status, attempts, last_error"
+    "source, type, delivery_id, received_at, status_changed_at, data, status, finished_at,"
+    " attempts, last_error"
 )
 
 
 @dataclass(frozen=True)
 class Stored:
-    """What storing one delivery did: the row's id, and whether it was there already."""
+    """What storing one delivery did: the row's id, whether it was there already, and
+    whether it went in `done`, its runs with it (workflows/at_ingest.py)."""
 
     id: int
     duplicate: bool
+    done: bool = False
 
 
-def insert_statement(rows: int, jsonb: bool) -> str:
-    """`INSERT … ON CONFLICT DO NOTHING RETURNING id, source, delivery_id` for `rows` rows of
-    `row_values`; `jsonb` casts the payload text on Postgres."""
-    row = "(%s, %s, %s, %s, %s, %s" + ("::jsonb" if jsonb else "") + ", %s, 0, '')"
+def row_template(jsonb: bool) -> str:
+    """One row of `row_values`; `jsonb` casts the payload text on Postgres."""
+    return "(%s, %s, %s, %s, %s, %s" + ("::jsonb" if jsonb else "") + ", %s, %s, 0, '')"
+
+
+def insert_statement(rows: int, jsonb: bool, templates: list[str] | None = None) -> str:
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING id, source, delivery_id, status` for `rows`
+    rows of `row_values`, each as `row_template` unless `templates` says otherwise (one per
+    row: a planned row decides its status in the statement, workflows/at_ingest.py)."""
+    values = templates or [row_template(jsonb)] * rows
     return (
         f"INSERT INTO {TABLE} ({COLUMNS}) VALUES "  # noqa: S608 - our own table and columns
-        + ", ".join([row] * rows)
-        + " ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id, source, delivery_id"
+        + ", ".join(values)
+        + " ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id, source, delivery_id, status"
     )
 
 
-def row_values(source: str, type: str, delivery_id: str, data_json: str) -> tuple:
-    """The parameters of one row of `insert_statement`, in column order."""
+def row_values(
+    source: str, type: str, delivery_id: str, data_json: str, planned: bool = False
+) -> tuple:
+    """The parameters of one row of `insert_statement`, in column order. A planned row's
+    `finished_at` is its time of storing, used only if the statement finds it done."""
     now = timezone.now()
-    return (source, type, delivery_id, now, now, data_json, Status.RECEIVED)
+    return (
+        source,
+        type,
+        delivery_id,
+        now,
+        now,
+        data_json,
+        Status.RECEIVED,
+        now if planned else None,
+    )
 
 
 def existing_statement(keys: int) -> str:

@@ -40,7 +40,7 @@ import uuid
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 
-from orchestrator.core import backends
+from orchestrator.core import backends, heap
 from orchestrator.events.dispatch import sweep_events
 from orchestrator.events.dispatchers import Dispatcher
 from orchestrator.workflows import doorbell, engine, sweeper
@@ -213,6 +213,7 @@ def run_forever() -> int:
     restart it in a tight loop, and give up on the whole stack after a few early deaths.
     """
     recorded = 0
+    heap.freeze_startup_heap()
     dispatchers = start_dispatchers()
     try:
         while True:
