@@ -133,6 +133,22 @@ def read_int(env: environ.Env, name: str, default: int, minimum: int | None = No
     return value
 
 
+TRUE_WORDS = {"true", "1", "yes", "on", "y", "t"}
+FALSE_WORDS = {"false", "0", "no", "off", "n", "f", ""}
+
+
+def read_bool(env: environ.Env, name: str, default: bool) -> bool:
+    """A true/false setting. django-environ's `env.bool` reads any other word as false, so
+    `METRICS_ENABLED=ture` silently turned metrics off; this stops start-up naming it."""
+    value = env.str(name, default=None)
+    if value is None:
+        return default
+    word = value.strip().lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        fail(name, f"must be true or false, got {value!r}")
+    return word in TRUE_WORDS
+
+
 def read_networks(env: environ.Env, name: str, default: list[str]) -> tuple:
     """A comma-separated list of IP networks (CIDR; a bare address is one host)."""
     import ipaddress

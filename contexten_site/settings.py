@@ -16,6 +16,7 @@ from contexten_site.envtools import (
     database_from_url,
     default_deployment_name,
     fail,
+    read_bool,
     read_extension_settings,
     read_host_list,
     read_int,
@@ -32,7 +33,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 INSECURE_DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"  # noqa: S105 - flagged by a system check
 SECRET_KEY = read_secret(env, "SECRET_KEY", INSECURE_DEFAULT_SECRET_KEY)
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = read_bool(env, "DEBUG", True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -103,7 +104,7 @@ DATABASE_POOL_MAX = read_int(env, "DATABASE_POOL_MAX", 20)
 DATABASE_POOL_TIMEOUT = read_int(env, "DATABASE_POOL_TIMEOUT", 10)
 # Our hot statements run prepared on Postgres (orchestrator/core/prepared.py); false behind
 # a PgBouncer older than 1.21 in transaction mode, which cannot keep prepared statements.
-DATABASE_PREPARE = env.bool("DATABASE_PREPARE", default=True)
+DATABASE_PREPARE = read_bool(env, "DATABASE_PREPARE", True)
 DATABASES = {
     "default": database_from_url(
         DATABASE_URL, SQLITE_PATH, DATABASE_POOL_MAX, DATABASE_POOL_TIMEOUT, DATABASE_PREPARE
@@ -204,7 +205,7 @@ AUTHENTICATION_BACKENDS = [
 # out for ADMIN_LOGIN_COOLOFF_MINUTES (429); attempts live in the database, so every process
 # and host shares them. The address is the socket's peer (REMOTE_ADDR), never a client-sent
 # X-Forwarded-For, which an attacker would rotate to escape the limit.
-AXES_ENABLED = env.bool("ADMIN_LOGIN_RATE_LIMIT", default=True)
+AXES_ENABLED = read_bool(env, "ADMIN_LOGIN_RATE_LIMIT", True)
 AXES_FAILURE_LIMIT = read_int(env, "ADMIN_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=read_int(env, "ADMIN_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -331,17 +332,17 @@ DISPATCHER_THREADS = read_int(env, "DISPATCHER_THREADS", 3, minimum=0)
 DISPATCH_LINGER_MS = read_int(env, "DISPATCH_LINGER_MS", 10, minimum=0)
 # The webhook fast path writes an event's runs in its own INSERT when it can decide them
 # (workflows/at_ingest.py); off, every event goes to the dispatchers.
-EVENT_PLAN_AT_INGEST = env.bool("EVENT_PLAN_AT_INGEST", default=True)
+EVENT_PLAN_AT_INGEST = read_bool(env, "EVENT_PLAN_AT_INGEST", True)
 # Web and runner processes freeze their start-up heap, so the collector never walks it
 # (orchestrator/core/heap.py; a gen-2 collection stopped a runner for 250-300 ms).
-GC_FREEZE_AT_START = env.bool("GC_FREEZE_AT_START", default=True)
+GC_FREEZE_AT_START = read_bool(env, "GC_FREEZE_AT_START", True)
 # Connections per web process for the webhook fast path (async psycopg, Postgres only).
 WEBHOOK_POOL_MAX = read_int(env, "WEBHOOK_POOL_MAX", 8)
 # Seconds a webhook waits for a pooled connection before answering 503 + Retry-After (a
 # database restart shorter than this is absorbed; longer, the platform retries).
 WEBHOOK_POOL_TIMEOUT = read_int(env, "WEBHOOK_POOL_TIMEOUT", 10)
 # Concurrent deliveries share one INSERT and commit; off stores each row on its own.
-WEBHOOK_GROUP_COMMIT = env.bool("WEBHOOK_GROUP_COMMIT", default=True)
+WEBHOOK_GROUP_COMMIT = read_bool(env, "WEBHOOK_GROUP_COMMIT", True)
 WEBHOOK_INSERT_CONCURRENCY = read_int(env, "WEBHOOK_INSERT_CONCURRENCY", 4)
 
 # --- Logging --------------------------------------------------------------------------------
@@ -391,7 +392,7 @@ CONFIG_CACHE_POLL_SECONDS = read_int(env, "CONFIG_CACHE_POLL_MS", 500) / 1000
 METRICS_TOKEN = read_secret(env, "METRICS_TOKEN", "")
 METRICS_ALLOWED_IPS = read_networks(env, "METRICS_ALLOWED_IPS", [])
 # Off: nothing is counted (the cost benchmark's reference; /metrics then shows gauges only).
-METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+METRICS_ENABLED = read_bool(env, "METRICS_ENABLED", True)
 # How often each process folds its counters into the shared store (Redis or database).
 METRICS_FLUSH_MS = read_int(env, "METRICS_FLUSH_MS", 1000)
 # How often a dashboard connection looks for a changed snapshot to push.

@@ -33,6 +33,8 @@ def run_check(**overrides) -> subprocess.CompletedProcess:
         ("PORT", "eighty", "PORT must be a whole number"),
         ("DISPATCHER_THREADS", "-1", "DISPATCHER_THREADS must be 0 or more, got -1"),
         ("DISPATCH_LINGER_MS", "-5", "DISPATCH_LINGER_MS must be 0 or more, got -5"),
+        ("METRICS_ENABLED", "ture", "METRICS_ENABLED must be true or false, got 'ture'"),
+        ("EVENT_PLAN_AT_INGEST", "maybe", "EVENT_PLAN_AT_INGEST must be true or false"),
         ("SECRET_KEY_FILE", "/nonexistent/secret", "SECRET_KEY_FILE cannot be read"),
     ],
 )
