@@ -3,7 +3,8 @@ trigger latency, the two together, and the RSS of every process.
 
 `python -m bench workflows [--runs=1000] [--delay=1] [--rate=200] [--seconds=10]
                            [--mode=processes|tasks|cluster] [--workers=N] [--runners=N]
-                           [--pool=N] [--in-flight=N] [--per-step=N]`
+                           [--pool=N] [--in-flight=N] [--per-step=N] [--dispatchers=N]
+                           [--dispatch-linger=MS] [--plan-at-ingest=BOOL] [--gc-freeze=BOOL]`
 
 Nothing is set unless named: `manage.py serve` runs with the product's defaults against a fresh
 Postgres database (`bench_workflows`) and Redis, the production shape. Besides the database,
@@ -63,6 +64,7 @@ OPTION_SETTINGS = {
     "dispatchers": "DISPATCHER_THREADS",
     "dispatch-linger": "DISPATCH_LINGER_MS",
     "plan-at-ingest": "EVENT_PLAN_AT_INGEST",
+    "gc-freeze": "GC_FREEZE_AT_START",
 }
 
 
