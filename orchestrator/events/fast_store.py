@@ -15,13 +15,14 @@ import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connections
+from django.utils.module_loading import import_string
 from django_q.conf import Conf
 from django_q.tasks import async_task
 from psycopg_pool import AsyncConnectionPool
 
 from orchestrator.core import backends, presence
 from orchestrator.core.redis import key
-from orchestrator.events import dispatchers
+from orchestrator.events import dispatchers, subscribers
 from orchestrator.events.group_commit import MAX_ROWS, GroupInserter, Row, UnstorablePayload
 from orchestrator.events.store import (
     DISPATCH_MANY_TASK,
@@ -94,26 +95,20 @@ async def store_event_async(source: str, type: str, delivery_id: str, data_json:
         await ring_from_loop(stored.id)
         return stored
     metrics.record_event(source, type, "done")
-    if planned.runs:
-        loop_doorbell().wake()
+    loop_doorbell().ring_for(planned)
     return stored
 
 
 async def plan_at_ingest(source: str, type: str, delivery_id: str, data_json: str):
-    """The runs this delivery starts, planned here (workflows/at_ingest.py), or None: only
-    with Redis and dispatchers alive, so runner processes are there to be rung."""
-    if not settings.EVENT_PLAN_AT_INGEST or not backends.redis_in_use():
+    """The subscribers' plan for this delivery (subscribers.INGEST_PLANNER), or None: only
+    with Redis and a dispatcher alive, so that runner processes are there to be rung."""
+    if not settings.EVENT_PLAN_AT_INGEST or not subscribers.INGEST_PLANNER:
         return None
-    if not await loop_doorbell().dispatchers_alive():
-        return None
-    from orchestrator.workflows import at_ingest
-
-    snapshot = await at_ingest.planner().current()
-    if snapshot is None:
+    if not backends.redis_in_use() or not await loop_doorbell().dispatchers_alive():
         return None
     try:
-        return at_ingest.plan(snapshot, source, type, delivery_id, data_json)
-    except Exception:  # planning is an optimisation: dispatch decides instead
+        return await import_string(subscribers.INGEST_PLANNER)(source, type, delivery_id, data_json)
+    except Exception:  # planning is an optimisation: the dispatchers decide instead
         logger.exception("events.plan-at-ingest-failed source=%s type=%s", source, type)
         return None
 
@@ -163,7 +158,7 @@ class LoopDoorbell:
             settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5
         )
         self.waiting: list[int] = []
-        self.waking = False
+        self.rings = None  # a plan's ring(pipe), due at the next flush
         self.packages: list[str] = []
         self.flushing = False
         self.task: asyncio.Task | None = None
@@ -178,10 +173,10 @@ class LoopDoorbell:
         self.waiting.append(event_id)
         self._flush_soon()
 
-    def wake(self) -> None:
-        """Ring the runner processes for steps stored ready (one wake for all rung while
-        the loop was busy)."""
-        self.waking = True
+    def ring_for(self, planned) -> None:
+        """Ring what a plan's stored runs need (one ring for all those stored while the
+        loop was busy: every plan rings the same)."""
+        self.rings = planned.ring
         self._flush_soon()
 
     def _flush_soon(self) -> None:
@@ -195,10 +190,9 @@ class LoopDoorbell:
 
     async def flush(self) -> None:
         try:
-            while self.waiting or self.waking:
-                if self.waking:
-                    self.waking = False
-                    await self.wake_runners()
+            while self.waiting or self.rings:
+                if self.rings:
+                    await self.ring_planned()
                 if not self.waiting:
                     continue
                 ids, self.waiting = self.waiting, []
@@ -223,18 +217,16 @@ class LoopDoorbell:
         packages, self.packages = self.packages, []
         await self.client.rpush(self.list_key, *packages)
 
-    async def wake_runners(self) -> None:
-        """What `doorbell.ring` does for runner processes (workflows/leases.py), from the
-        loop. A lost wake is harmless: rung runners still look every RING_FALLBACK_S."""
-        from orchestrator.workflows.leases import WAKE, WAKE_BACKLOG, redis_key
-
+    async def ring_planned(self) -> None:
+        """A lost ring is harmless: the runs are stored, and their runners look again
+        within a second (workflows/runner_process.py)."""
+        rings, self.rings = self.rings, None
         try:
             pipe = self.client.pipeline(transaction=False)
-            pipe.lpush(redis_key(WAKE), 1)
-            pipe.ltrim(redis_key(WAKE), 0, WAKE_BACKLOG - 1)
+            rings(pipe)
             await pipe.execute()
         except Exception as exc:
-            logger.warning("events.wake-runners-failed %s", exc)
+            logger.warning("events.ring-planned-failed %s", exc)
 
     async def dispatchers_alive(self) -> int:
         loop = asyncio.get_running_loop()

@@ -9,3 +9,10 @@ the event that fails.
 EVENT_SUBSCRIBERS: list[str] = [
     "orchestrator.workflows.triggers.on_events",
 ]
+
+# Who may decide a webhook's dispatch where it is stored (the fast path on Postgres, while a
+# dispatcher is alive): an async callable (source, type, delivery_id, data_json) answering a
+# plan, or None to leave the event to the dispatchers. A plan writes the batch's INSERT with
+# its own rows inside (`statement_for(rows)`; the row then comes back `done` or `received`)
+# and adds what to ring once it is stored to a Redis pipeline (`ring(pipe)`).
+INGEST_PLANNER: str | None = "orchestrator.workflows.at_ingest.plan_delivery"

@@ -42,7 +42,7 @@ from extensions import registry
 from orchestrator.core.models import Generation
 from orchestrator.events.models import Status
 from orchestrator.events.store import insert_statement, row_template
-from orchestrator.workflows import engine, triggers
+from orchestrator.workflows import engine, leases, triggers
 from orchestrator.workflows.models import Run, RunStatus, StepRun, StepStatus
 from orchestrator.workflows.templating import TemplateProblem, is_truthy
 
@@ -139,6 +139,19 @@ class Planned:
     def statement_for(rows) -> tuple[str, list]:
         """group_commit's hook: the batch's INSERT with its planned runs."""
         return with_runs(rows)
+
+    def ring(self, pipe) -> None:
+        """Once stored: wake the runner processes, as `doorbell.ring` does."""
+        if self.runs:
+            leases.add_wake(pipe)
+
+
+async def plan_delivery(source: str, event_type: str, delivery_id: str, data_json: str):
+    """subscribers.INGEST_PLANNER: this loop's snapshot, then `plan` (None without one)."""
+    snapshot = await planner().current()
+    if snapshot is None:
+        return None
+    return plan(snapshot, source, event_type, delivery_id, data_json)
 
 
 def plan(

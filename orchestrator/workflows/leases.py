@@ -35,6 +35,13 @@ def redis_key(name: str) -> str:
     return key(f"workflows:{name}")
 
 
+def add_wake(pipe) -> None:
+    """Queue a ring of the wake list on a Redis pipeline (sync or asyncio): one entry, the
+    list kept to WAKE_BACKLOG, since an entry only says "look"."""
+    pipe.lpush(redis_key(WAKE), 1)
+    pipe.ltrim(redis_key(WAKE), 0, WAKE_BACKLOG - 1)
+
+
 class RedisLeases:
     def __init__(self):
         from orchestrator.core.redis import redis_client
@@ -77,8 +84,7 @@ class RedisLeases:
     def wake(self) -> int:
         pipe = self.redis.pipeline(transaction=False)
         presence.count_alive(pipe, redis_key(PROCESSES))
-        pipe.lpush(redis_key(WAKE), 1)
-        pipe.ltrim(redis_key(WAKE), 0, WAKE_BACKLOG - 1)
+        add_wake(pipe)
         return pipe.execute()[0]
 
     def wait_for_wake(self, timeout_s: float) -> bool:
