@@ -73,7 +73,7 @@ def take_snapshot() -> Snapshot:
             .first()
         )
         installed = registry.load_table()
-        index = triggers.CACHE.current()
+        index = triggers.CACHE.current(max_age_s=0)  # the snapshot's age is the staleness
         versions = {
             trigger.version_id
             for found in (*index.exact.values(), *index.by_prefix.values())

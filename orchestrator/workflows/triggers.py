@@ -78,9 +78,10 @@ class TriggerCache:
         self.checked_at = 0.0
         self.triggers = TriggerIndex()
 
-    def current(self) -> TriggerIndex:
+    def current(self, max_age_s: float = CHECK_EVERY_S) -> TriggerIndex:
+        """The index, its generation checked if the last check is `max_age_s` old."""
         with self.lock:
-            if time.monotonic() - self.checked_at >= CHECK_EVERY_S:
+            if time.monotonic() - self.checked_at >= max_age_s:
                 generation = Workflow.objects.aggregate(n=Count("id"), at=Max("updated_at"))
                 if generation != self.generation:
                     self.triggers = compile_triggers()
